@@ -1,0 +1,103 @@
+#pragma once
+#include <cstddef>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "layers.hpp"
+#include "losses.hpp"
+#include "optimizers.hpp"
+#include "tensor.hpp"
+
+namespace recur {
+
+// Options of Sequential::fit, with Keras's names and defaults.
+class FitOptions {
+public:
+    FitOptions& epochs(std::size_t n) { epochs_ = n; return *this; }
+    FitOptions& batch_size(std::size_t n) { batch_size_ = n; return *this; }
+    FitOptions& shuffle(bool on) { shuffle_ = on; return *this; }
+    // The last fraction of the samples (before shuffling) is held out for validation.
+    FitOptions& validation_split(float fraction) { validation_split_ = fraction; return *this; }
+    FitOptions& validation_data(Tensor x, Tensor y) {
+        validation_data_ = std::make_pair(std::move(x), std::move(y));
+        return *this;
+    }
+    // 0: silent, 1: a progress bar per epoch, 2: one line per epoch.
+    FitOptions& verbose(int level) { verbose_ = level; return *this; }
+
+    std::size_t epochs() const { return epochs_; }
+    std::size_t batch_size() const { return batch_size_; }
+    bool shuffle() const { return shuffle_; }
+    float validation_split() const { return validation_split_; }
+    const std::optional<std::pair<Tensor, Tensor>>& validation_data() const { return validation_data_; }
+    int verbose() const { return verbose_; }
+
+private:
+    std::size_t epochs_ = 1;
+    std::size_t batch_size_ = 32;
+    bool shuffle_ = true;
+    float validation_split_ = 0.0f;
+    std::optional<std::pair<Tensor, Tensor>> validation_data_;
+    int verbose_ = 1;
+};
+
+// What fit records, one entry per epoch (val_loss stays empty without validation data).
+struct History {
+    std::vector<float> loss;
+    std::vector<float> val_loss;
+};
+
+// A plain stack of layers, each feeding the next. Not copyable (a model owns its buffers);
+// movable. fit and train_on_batch change the model and must not run concurrently with
+// anything else on it.
+class Sequential {
+public:
+    Sequential();
+    explicit Sequential(std::string name);
+    Sequential(Sequential&&) noexcept;
+    Sequential& operator=(Sequential&&) noexcept;
+    ~Sequential();
+
+    const std::string& name() const;
+
+    // Adds a copy of the layer; its input shape must agree with the previous output.
+    void add(const Layer& layer);
+
+    void compile(const Optimizer& optimizer, const Loss& loss);
+    void compile(std::string_view optimizer, std::string_view loss);
+    void compile(const Optimizer& optimizer, std::string_view loss);
+    void compile(std::string_view optimizer, const Loss& loss);
+
+    // Keras's table: Layer (type) / Output Shape / Param #, then the totals.
+    void summary(std::ostream& os = std::cout) const;
+
+    History fit(const Tensor& x, const Tensor& y, const FitOptions& options = FitOptions());
+    // The mean loss over x, batch by batch.
+    float evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
+    Tensor predict(const Tensor& x, std::size_t batch_size = 32) const;
+    // One optimizer step on the whole given batch; returns its loss before the step.
+    float train_on_batch(const Tensor& x, const Tensor& y);
+
+    const std::vector<std::unique_ptr<Layer>>& layers() const;
+    Layer& layer(std::size_t index);
+    const Layer& layer(std::size_t index) const;
+
+    bool built() const;
+    bool compiled() const;
+    std::size_t count_params() const;
+    Shape input_shape() const;   // per sample
+    Shape output_shape() const;  // per sample
+    const Optimizer& optimizer() const;
+    const Loss& loss() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recur

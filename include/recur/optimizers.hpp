@@ -1,0 +1,138 @@
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace recur {
+
+// An optimizer updates one flat parameter array from one flat gradient array; its state
+// (momenta, moments) is flat too, so a step is one loop. Variables are the Keras weights
+// laid end to end; their sizes matter only for per-variable clipnorm.
+class Optimizer {
+public:
+    virtual ~Optimizer();
+    virtual const char* name() const = 0;  // "Adam", ...
+    virtual std::unique_ptr<Optimizer> clone() const = 0;
+
+    float learning_rate() const { return learning_rate_; }
+    float clipnorm() const { return clipnorm_; }
+    float global_clipnorm() const { return global_clipnorm_; }
+    float clipvalue() const { return clipvalue_; }
+    std::size_t iterations() const { return iterations_; }
+
+    // Clips the gradients as configured, then updates the parameters in place.
+    void apply_gradients(std::span<float> params, std::span<float> grads,
+                         std::span<const std::size_t> variable_sizes);
+    // Forgets all state (momenta, moments, the step count).
+    void reset();
+
+protected:
+    explicit Optimizer(float learning_rate) : learning_rate_(learning_rate) {}
+    void set_learning_rate(float value);
+    void set_clipnorm(float value);
+    void set_global_clipnorm(float value);
+    void set_clipvalue(float value);
+    // The number of state floats per parameter (Adam: 2).
+    virtual std::size_t state_per_param() const = 0;
+    // One update of n parameters; state holds state_per_param() * n floats; step counts from 1.
+    virtual void update(float* params, const float* grads, float* state, std::size_t n,
+                        std::size_t step) const = 0;
+
+private:
+    void clip(std::span<float> grads, std::span<const std::size_t> variable_sizes) const;
+
+    float learning_rate_;
+    float clipnorm_ = 0.0f;         // 0: off
+    float global_clipnorm_ = 0.0f;  // 0: off
+    float clipvalue_ = 0.0f;        // 0: off
+    std::size_t iterations_ = 0;
+    std::vector<float> state_;
+};
+
+// Chained setters that return the concrete optimizer: Adam().learning_rate(0.01f).clipnorm(1).
+template <class Derived>
+class OptimizerBase : public Optimizer {
+public:
+    using Optimizer::clipnorm;
+    using Optimizer::clipvalue;
+    using Optimizer::global_clipnorm;
+    using Optimizer::learning_rate;
+    Derived& learning_rate(float value) { set_learning_rate(value); return self(); }
+    Derived& clipnorm(float value) { set_clipnorm(value); return self(); }
+    Derived& global_clipnorm(float value) { set_global_clipnorm(value); return self(); }
+    Derived& clipvalue(float value) { set_clipvalue(value); return self(); }
+    std::unique_ptr<Optimizer> clone() const override {
+        return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+    }
+
+protected:
+    using Optimizer::Optimizer;
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+// Keras SGD: v = momentum v - lr g; p += v (nesterov: p += momentum v - lr g).
+class SGD : public OptimizerBase<SGD> {
+public:
+    SGD() : OptimizerBase(0.01f) {}
+    SGD& momentum(float value);
+    SGD& nesterov(bool on) { nesterov_ = on; return *this; }
+    float momentum() const { return momentum_; }
+    bool nesterov() const { return nesterov_; }
+    const char* name() const override { return "SGD"; }
+
+private:
+    std::size_t state_per_param() const override { return momentum_ > 0.0f ? 1 : 0; }
+    void update(float* params, const float* grads, float* state, std::size_t n,
+                std::size_t step) const override;
+    float momentum_ = 0.0f;
+    bool nesterov_ = false;
+};
+
+// Keras Adam: p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon).
+class Adam : public OptimizerBase<Adam> {
+public:
+    Adam() : OptimizerBase(0.001f) {}
+    Adam& beta_1(float value);
+    Adam& beta_2(float value);
+    Adam& epsilon(float value);
+    float beta_1() const { return beta_1_; }
+    float beta_2() const { return beta_2_; }
+    float epsilon() const { return epsilon_; }
+    const char* name() const override { return "Adam"; }
+
+private:
+    std::size_t state_per_param() const override { return 2; }
+    void update(float* params, const float* grads, float* state, std::size_t n,
+                std::size_t step) const override;
+    float beta_1_ = 0.9f;
+    float beta_2_ = 0.999f;
+    float epsilon_ = 1e-7f;
+};
+
+// Keras RMSprop (not centered, no momentum): ms = rho ms + (1 - rho) g^2;
+// p -= lr g / (sqrt(ms) + epsilon).
+class RMSprop : public OptimizerBase<RMSprop> {
+public:
+    RMSprop() : OptimizerBase(0.001f) {}
+    RMSprop& rho(float value);
+    RMSprop& epsilon(float value);
+    float rho() const { return rho_; }
+    float epsilon() const { return epsilon_; }
+    const char* name() const override { return "RMSprop"; }
+
+private:
+    std::size_t state_per_param() const override { return 1; }
+    void update(float* params, const float* grads, float* state, std::size_t n,
+                std::size_t step) const override;
+    float rho_ = 0.9f;
+    float epsilon_ = 1e-7f;
+};
+
+// "adam", "sgd", "rmsprop" with Keras's defaults.
+std::unique_ptr<Optimizer> make_optimizer(std::string_view name);
+
+}  // namespace recur

@@ -1,0 +1,11 @@
+#pragma once
+// recur: Keras-style recurrent networks trained and run on the CPU.
+#include "data.hpp"
+#include "error.hpp"
+#include "layers.hpp"
+#include "losses.hpp"
+#include "model.hpp"
+#include "optimizers.hpp"
+#include "random.hpp"
+#include "tensor.hpp"
+#include "threads.hpp"

@@ -1,0 +1,127 @@
+#pragma once
+#include <cstddef>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "error.hpp"
+
+namespace recur {
+
+// The dimensions of a tensor, printed as Python prints a tuple: (10, 5, 1), (10,), ().
+class Shape {
+public:
+    Shape() = default;
+    explicit Shape(std::vector<std::size_t> dims) : dims_(std::move(dims)) {}
+    // Shape{10, 5, 1}; taking any integers keeps `input_shape({T, D})` free of narrowing errors.
+    template <class... I>
+        requires(sizeof...(I) > 0 && (std::is_integral_v<I> && ...))
+    Shape(I... dims) : dims_{checked(dims)...} {}
+
+    std::size_t rank() const { return dims_.size(); }
+    std::size_t elements() const;  // product of the dimensions (1 for rank 0)
+    std::size_t operator[](std::size_t axis) const { return dims_.at(axis); }
+    std::size_t back() const { return dims_.back(); }
+    const std::vector<std::size_t>& dims() const { return dims_; }
+    auto begin() const { return dims_.begin(); }
+    auto end() const { return dims_.end(); }
+    bool operator==(const Shape&) const = default;
+
+    Shape prepend(std::size_t dim) const;  // (5, 1) -> (dim, 5, 1)
+    Shape drop_front() const;              // (10, 5, 1) -> (5, 1)
+    std::string str() const;               // "(10, 5, 1)"
+    std::string str_with_batch() const;    // "(None, 5, 1)"
+
+private:
+    template <class I>
+    static std::size_t checked(I dim) {
+        if constexpr (std::is_signed_v<I>)
+            if (dim < 0) throw Error("Shape: dimensions must be >= 0, got " + std::to_string(dim));
+        return static_cast<std::size_t>(dim);
+    }
+    std::vector<std::size_t> dims_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape);
+
+// A read-only window onto float32 row-major storage owned by someone else (a Tensor,
+// a model's output buffer). Cheap to copy; valid as long as its owner is.
+class TensorView {
+public:
+    TensorView() = default;
+    TensorView(const float* data, Shape shape) : data_(data), shape_(std::move(shape)) {}
+
+    const Shape& shape() const { return shape_; }
+    std::size_t size() const { return shape_.elements(); }
+    const float* data() const { return data_; }
+    const float* begin() const { return data_; }
+    const float* end() const { return data_ + size(); }
+
+    // Element access with one index per axis; indices are checked.
+    template <class... I>
+    float operator()(I... index) const {
+        return data_[offset_of({static_cast<std::size_t>(index)...})];
+    }
+    // The i-th slice along the first axis (the i-th sample of a batch).
+    TensorView operator[](std::size_t i) const;
+
+    std::size_t offset_of(std::initializer_list<std::size_t> index) const;
+
+private:
+    const float* data_ = nullptr;
+    Shape shape_;
+};
+
+// Prints like NumPy: nested brackets, aligned columns, `0.` for whole numbers.
+std::ostream& operator<<(std::ostream& os, const TensorView& view);
+
+// Owns 64-byte-aligned, row-major float32 storage.
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(Shape shape);  // zero-filled
+    Tensor(Shape shape, std::vector<float> values);
+    Tensor(const Tensor& other);
+    Tensor(Tensor&&) noexcept = default;
+    Tensor& operator=(const Tensor& other);
+    Tensor& operator=(Tensor&&) noexcept = default;
+    ~Tensor() = default;
+
+    const Shape& shape() const { return shape_; }
+    std::size_t size() const { return shape_.elements(); }
+    std::size_t rank() const { return shape_.rank(); }
+    float* data() { return data_.get(); }
+    const float* data() const { return data_.get(); }
+    float* begin() { return data(); }
+    float* end() { return data() + size(); }
+    const float* begin() const { return data(); }
+    const float* end() const { return data() + size(); }
+
+    template <class... I>
+    float& operator()(I... index) {
+        return data()[view().offset_of({static_cast<std::size_t>(index)...})];
+    }
+    template <class... I>
+    float operator()(I... index) const {
+        return view()(index...);
+    }
+    TensorView operator[](std::size_t i) const { return view()[i]; }
+    TensorView view() const { return TensorView(data(), shape_); }
+    operator TensorView() const { return view(); }
+
+    // Same values, new shape with the same number of elements.
+    Tensor reshape(Shape shape) const;
+
+private:
+    struct AlignedFree {
+        void operator()(float* p) const;
+    };
+    Shape shape_;
+    std::unique_ptr<float[], AlignedFree> data_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& tensor);
+
+}  // namespace recur

@@ -1,0 +1,70 @@
+#pragma once
+// Every hot loop of recur, behind one table of function pointers per instruction set.
+// The table in reference.cpp is the plain scalar oracle the SIMD tables are tested against.
+// All matrices are row-major float32. Outputs come first. Kernels trust their arguments.
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace recur::kernels {
+
+enum class Act { linear, tanh, relu, sigmoid };
+
+struct Table {
+    const char* isa;  // "avx512", "avx2", "sse2", "reference"
+
+    // out[rows x n] = in[rows x k] w[k x n] + bias[n] (bias may be null).
+    void (*linear_forward)(float* out, const float* in, const float* w, const float* bias,
+                           std::size_t rows, std::size_t k, std::size_t n);
+    // The fused recurrence step: h[rows x n] = act(a + h_prev[rows x n] u[n x n]).
+    void (*rnn_step_forward)(float* h, const float* a, const float* h_prev, const float* u,
+                             std::size_t rows, std::size_t n, Act act);
+    // Its backward: da = (dh + da_next ut) * act'(h), with ut = u^T and act' computed from
+    // the step's output h. dh or da_next may be null (read as zero).
+    void (*rnn_step_backward)(float* da, const float* dh, const float* da_next, const float* ut,
+                              const float* h, std::size_t rows, std::size_t n, Act act);
+    // Weight-gradient shape: out[m x n] = a[rows x m]^T b[rows x n], with leading dimensions,
+    // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout.
+    void (*matmul_tn)(float* out, const float* a, const float* b, std::size_t rows,
+                      std::size_t m, std::size_t n, std::size_t lda, std::size_t ldb,
+                      std::size_t ldout);
+    // out[n] = sum over rows of a[rows x n].
+    void (*column_sums)(float* out, const float* a, std::size_t rows, std::size_t n);
+
+    // y = act(x) elementwise (in place allowed); dx = dy * act'(y) (in place allowed).
+    void (*activation_forward)(float* y, const float* x, std::size_t n, Act act);
+    void (*activation_backward)(float* dx, const float* dy, const float* y, std::size_t n, Act act);
+    // Row-wise softmax and its backward: dx = y * (dy - sum(dy * y)) per row.
+    void (*softmax_forward)(float* y, const float* x, std::size_t rows, std::size_t n);
+    void (*softmax_backward)(float* dx, const float* dy, const float* y, std::size_t rows,
+                             std::size_t n);
+
+    // Keras SGD: v = momentum v - lr g; p += v, or p += momentum v - lr g with nesterov.
+    // velocity is unused (may be null) when momentum is 0: p -= lr g.
+    void (*sgd_update)(float* p, const float* g, float* velocity, std::size_t n, float lr,
+                       float momentum, bool nesterov);
+    // Keras Adam with the bias corrections folded into lr_t:
+    // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr_t m / (sqrt(v) + eps).
+    void (*adam_update)(float* p, const float* g, float* m, float* v, std::size_t n, float lr_t,
+                        float beta1, float beta2, float eps);
+    // ms = rho ms + (1 - rho) g^2; p -= lr g / (sqrt(ms) + eps).
+    void (*rmsprop_update)(float* p, const float* g, float* ms, std::size_t n, float lr,
+                           float rho, float eps);
+};
+
+// out[cols x rows] = in[rows x cols]; used once per step on weights, never in a time loop.
+inline void transpose(float* out, const float* in, std::size_t rows, std::size_t cols) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
+}
+
+// The plain scalar oracle.
+const Table& reference();
+// The table in use: the best this CPU supports, or the one named by RECUR_ISA.
+const Table& active();
+// Every SIMD table this CPU can run, best first.
+std::vector<const Table*> supported();
+// The table for an instruction set, or null when it is unknown or this CPU lacks it.
+const Table* find(std::string_view isa);
+
+}  // namespace recur::kernels

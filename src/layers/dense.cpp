@@ -1,0 +1,109 @@
+#include "layers/dense.hpp"
+
+#include <algorithm>
+
+#include "layers/initializers.hpp"
+#include "layers/layer_pass.hpp"
+#include "threads.hpp"
+
+namespace recur {
+namespace detail {
+
+void dense_forward(float* y, const float* x, const float* w, const float* b, std::size_t rows,
+                   std::size_t in, std::size_t units, Activation activation) {
+    const auto& k = kernels::active();
+    for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
+        k.linear_forward(y + r0 * units, x + r0 * in, w, b, count, in, units);
+    });
+    if (activation == Activation::softmax) k.softmax_forward(y, y, rows, units);
+    else if (activation != Activation::linear) k.activation_forward(y, y, rows * units, kernel_act(activation));
+}
+
+void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_scratch, const float* y,
+                    const float* x, const float* w, std::size_t rows, std::size_t in,
+                    std::size_t units, Activation activation) {
+    const auto& k = kernels::active();
+    if (activation == Activation::softmax) k.softmax_backward(dy, dy, y, rows, units);
+    else if (activation != Activation::linear) k.activation_backward(dy, dy, y, rows * units, kernel_act(activation));
+    for_each_piece(in, 16, double(rows) * in * units, [&](std::size_t i0, std::size_t count) {
+        k.matmul_tn(dw + i0 * units, x + i0, dy, rows, count, units, in, units, units);
+    });
+    if (db) k.column_sums(db, dy, rows, units);
+    if (dx) {
+        kernels::transpose(wt_scratch, w, in, units);
+        for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
+            k.linear_forward(dx + r0 * in, dy + r0 * units, wt_scratch, nullptr, count, units, in);
+        });
+    }
+}
+
+}  // namespace detail
+
+Dense::Dense(std::size_t units) : Layer("dense"), units_(units) {
+    if (units == 0) throw Error("Dense: expected units >= 1, got 0");
+}
+
+Dense& Dense::activation(std::string_view name) {
+    activation_ = parse_activation(name, "Dense::activation");
+    return *this;
+}
+Dense& Dense::use_bias(bool on) { use_bias_ = on; return *this; }
+Dense& Dense::input_shape(Shape shape) {
+    set_input_shape(std::move(shape));
+    return *this;
+}
+Dense& Dense::name(std::string name) { set_name(std::move(name)); return *this; }
+
+std::unique_ptr<Layer> Dense::clone() const { return std::make_unique<Dense>(*this); }
+
+std::pair<std::size_t, std::size_t> Dense::input_ranks() const { return {1, 2}; }
+
+Shape Dense::compute_output_shape(const Shape& input) const {
+    return input.rank() == 2 ? Shape{input[0], units_} : Shape{units_};
+}
+
+std::vector<Layer::WeightSpec> Dense::weight_specs(const Shape& input) const {
+    std::vector<WeightSpec> specs{{"kernel", Shape{input.back(), units_}}};
+    if (use_bias_) specs.push_back({"bias", Shape{units_}});
+    return specs;
+}
+
+void Dense::initialize(float* weights) const {
+    const std::size_t in = input_shape().back();
+    detail::glorot_uniform(weights, in, units_);
+    if (use_bias_) std::fill_n(weights + in * units_, units_, 0.0f);
+}
+
+namespace {
+std::size_t rows_of(const Shape& input, std::size_t batch) { return input.rank() == 2 ? input[0] * batch : batch; }
+}  // namespace
+
+// y | w^T for the backward pass
+std::size_t Dense::workspace_floats(std::size_t batch) const {
+    return rows_of(input_shape(), batch) * units_ + input_shape().back() * units_;
+}
+
+void Dense::forward(detail::LayerPass& pass) const {
+    const std::size_t in = input_shape().back();
+    const float* w = pass.weights;
+    detail::dense_forward(pass.workspace, pass.input, w, use_bias_ ? w + in * units_ : nullptr,
+                          rows_of(input_shape(), pass.batch), in, units_, activation_);
+    pass.output = pass.workspace;
+}
+
+void Dense::backward(detail::LayerPass& pass) const {
+    const std::size_t in = input_shape().back(), rows = rows_of(input_shape(), pass.batch);
+    float* g = pass.grads;
+    detail::dense_backward(pass.input_grad, g, use_bias_ ? g + in * units_ : nullptr, pass.output_grad,
+                           pass.workspace + rows * units_, pass.workspace, pass.input, pass.weights,
+                           rows, in, units_, activation_);
+}
+
+Tensor Dense::operator()(const Tensor& x) {
+    if (x.rank() != 2 && x.rank() != 3)
+        throw Error("Dense: layer '" + name() + "' expects input of shape (batch, features) or "
+                    "(batch, timesteps, features), got " + x.shape().str());
+    return call_standalone(x, false).front();
+}
+
+}  // namespace recur

@@ -1,0 +1,153 @@
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include <recur/layers.hpp>
+
+#include "layers/layer_pass.hpp"
+
+namespace recur {
+
+namespace detail {
+// Keras-style unique names: the first dense layer is "dense", the next "dense_1", ...
+std::string unique_name(std::string_view prefix) {
+    static std::mutex mutex;
+    static std::map<std::string, int, std::less<>> counts;
+    std::lock_guard lock(mutex);
+    const int n = counts[std::string(prefix)]++;
+    return n == 0 ? std::string(prefix) : std::string(prefix) + "_" + std::to_string(n);
+}
+
+kernels::Act kernel_act(Activation activation) {
+    switch (activation) {
+        case Activation::tanh: return kernels::Act::tanh;
+        case Activation::relu: return kernels::Act::relu;
+        case Activation::sigmoid: return kernels::Act::sigmoid;
+        default: return kernels::Act::linear;
+    }
+}
+}  // namespace detail
+
+Activation parse_activation(std::string_view name, std::string_view caller) {
+    if (name == "tanh") return Activation::tanh;
+    if (name == "relu") return Activation::relu;
+    if (name == "sigmoid") return Activation::sigmoid;
+    if (name == "linear" || name == "none") return Activation::linear;
+    if (name == "softmax") return Activation::softmax;
+    throw Error(std::string(caller) +
+                ": expected activation \"tanh\", \"relu\", \"sigmoid\", \"linear\" or \"softmax\", got \"" +
+                std::string(name) + "\"");
+}
+
+const char* activation_name(Activation activation) {
+    switch (activation) {
+        case Activation::tanh: return "tanh";
+        case Activation::relu: return "relu";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::softmax: return "softmax";
+        case Activation::linear: break;
+    }
+    return "linear";
+}
+
+Layer::Layer(std::string_view type_prefix) : name_(detail::unique_name(type_prefix)) {}
+
+// A copy is independent of the original: a built layer's weights are copied into storage
+// of the copy's own.
+Layer::Layer(const Layer& other) : name_(other.name_), input_shape_(other.input_shape_) {
+    if (other.built()) {
+        const std::size_t n = other.count_params();
+        owned_ = std::shared_ptr<float[]>(new float[std::max<std::size_t>(n, 1)]);
+        std::copy_n(other.weights_, n, owned_.get());
+        weights_ = owned_.get();
+    }
+}
+
+Layer::~Layer() = default;
+
+void Layer::set_name(std::string name) {
+    if (name.empty()) throw Error("Layer::name: expected a non-empty name");
+    name_ = std::move(name);
+}
+
+void Layer::set_input_shape(Shape shape) {
+    const auto [min_rank, max_rank] = input_ranks();
+    if (shape.rank() < min_rank || shape.rank() > max_rank)
+        throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ + "' expects " +
+                    std::to_string(min_rank) + (max_rank > min_rank ? " or " + std::to_string(max_rank) : "") +
+                    " dimensions per sample (batch axis left out), got " + shape.str());
+    for (std::size_t d : shape)
+        if (d == 0)
+            throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ +
+                        "' expects dimensions >= 1, got " + shape.str());
+    if (built() && shape != input_shape_)
+        throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ + "' is built for " +
+                    input_shape_.str() + ", got " + shape.str());
+    input_shape_ = std::move(shape);
+}
+
+Shape Layer::output_shape() const {
+    if (!has_input_shape())
+        throw Error("Layer::output_shape: layer '" + name_ + "' has no input shape yet");
+    return compute_output_shape(input_shape_);
+}
+
+std::vector<std::string> Layer::weight_names() const {
+    std::vector<std::string> names;
+    if (has_input_shape())
+        for (auto& spec : weight_specs(input_shape_)) names.push_back(spec.name);
+    return names;
+}
+
+std::vector<Shape> Layer::weight_shapes() const {
+    std::vector<Shape> shapes;
+    if (has_input_shape())
+        for (auto& spec : weight_specs(input_shape_)) shapes.push_back(spec.shape);
+    return shapes;
+}
+
+std::size_t Layer::count_params() const {
+    std::size_t n = 0;
+    for (const Shape& shape : weight_shapes()) n += shape.elements();
+    return n;
+}
+
+std::vector<Tensor> Layer::get_weights() const {
+    std::vector<Tensor> weights;
+    if (!built()) return weights;
+    const float* p = weights_;
+    for (const Shape& shape : weight_shapes()) {
+        Tensor w(shape);
+        std::copy_n(p, w.size(), w.data());
+        p += w.size();
+        weights.push_back(std::move(w));
+    }
+    return weights;
+}
+
+void Layer::set_weights(const std::vector<Tensor>& weights) {
+    if (!built())
+        throw Error("Layer::set_weights: layer '" + name_ +
+                    "' is not built yet; give it an input shape and add it to a model first");
+    const auto specs = weight_specs(input_shape_);
+    if (weights.size() != specs.size())
+        throw Error("Layer::set_weights: layer '" + name_ + "' expects " + std::to_string(specs.size()) +
+                    " weights, got " + std::to_string(weights.size()));
+    for (std::size_t i = 0; i < specs.size(); ++i)
+        if (weights[i].shape() != specs[i].shape)
+            throw Error("Layer::set_weights: layer '" + name_ + "' expects " + specs[i].name + " of shape " +
+                        specs[i].shape.str() + ", got " + weights[i].shape().str());
+    float* p = weights_;
+    for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
+}
+
+void Layer::build_standalone(const Shape& input_shape) {
+    if (built()) return;
+    input_shape_ = input_shape;
+    const std::size_t n = count_params();
+    owned_ = std::shared_ptr<float[]>(new float[std::max<std::size_t>(n, 1)]);
+    weights_ = owned_.get();
+    initialize(weights_);
+}
+
+}  // namespace recur

@@ -1,0 +1,179 @@
+#include "layers/simple_rnn.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "layers/initializers.hpp"
+#include "layers/layer_pass.hpp"
+#include "threads.hpp"
+
+namespace recur {
+namespace detail {
+
+namespace {
+
+// out = a^T b over `rows` rows, split into fixed blocks of output rows across threads.
+void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
+                     std::size_t n) {
+    const auto& k = kernels::active();
+    for_each_piece(m, 16, double(rows) * m * n, [&](std::size_t i0, std::size_t count) {
+        k.matmul_tn(out + i0 * n, a + i0, b, rows, count, n, m, n, n);
+    });
+}
+
+// out[rows x n] = in[rows x k] w[k x n] + bias, split into fixed row blocks across threads.
+void rows_times_matrix(float* out, const float* in, const float* w, const float* bias,
+                       std::size_t rows, std::size_t k, std::size_t n) {
+    const auto& kern = kernels::active();
+    for_each_piece(rows, 64, double(rows) * k * n, [&](std::size_t r0, std::size_t count) {
+        kern.linear_forward(out + r0 * n, in + r0 * k, w, bias, count, k, n);
+    });
+}
+
+}  // namespace
+
+void simple_rnn_forward(float* hs, float* a, const float* x, const float* w, const float* u,
+                        const float* b, const RnnDims& dims, kernels::Act act) {
+    const auto [B, T, D, H] = dims;
+    const std::size_t slab = B * H;
+    rows_times_matrix(a, x, w, b, T * B, D, H);
+    const auto& k = kernels::active();
+    for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+        for (std::size_t t = 0; t < T; ++t)
+            k.rnn_step_forward(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
+                               hs + t * slab + r0 * H, u, rows, H, act);
+    });
+}
+
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* scratch,
+                         const float* dh, bool dh_every_step, const float* hs, const float* x,
+                         const float* w, const float* u, const RnnDims& dims, kernels::Act act) {
+    const auto [B, T, D, H] = dims;
+    const std::size_t slab = B * H;
+    float* ut = scratch;
+    float* wt = scratch + H * H;
+    kernels::transpose(ut, u, H, H);
+    const auto& k = kernels::active();
+    for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+        for (std::size_t t = T; t-- > 0;) {
+            const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
+                                : t + 1 == T  ? dh + r0 * H
+                                              : nullptr;
+            const float* da_next = t + 1 == T ? nullptr : a + (t + 1) * slab + r0 * H;
+            k.rnn_step_backward(a + t * slab + r0 * H, dh_t, da_next, ut, hs + (t + 1) * slab + r0 * H,
+                                rows, H, act);
+        }
+    });
+    weight_gradient(dw, x, a, T * B, D, H);
+    weight_gradient(du, hs, a, T * B, H, H);
+    if (db) k.column_sums(db, a, T * B, H);
+    if (dx) {
+        kernels::transpose(wt, w, D, H);
+        rows_times_matrix(dx, a, wt, nullptr, T * B, H, D);
+    }
+}
+
+}  // namespace detail
+
+// ---- the layer object ----
+
+namespace {
+// Copies the T slabs of a T x B x F block in reverse time order.
+void reverse_time(float* out, const float* in, std::size_t T, std::size_t slab) {
+    for (std::size_t t = 0; t < T; ++t) std::memcpy(out + (T - 1 - t) * slab, in + t * slab, slab * sizeof(float));
+}
+}  // namespace
+
+SimpleRNN::SimpleRNN(std::size_t units) : Layer("simple_rnn"), units_(units) {
+    if (units == 0) throw Error("SimpleRNN: expected units >= 1, got 0");
+}
+
+SimpleRNN& SimpleRNN::activation(std::string_view name) {
+    const Activation act = parse_activation(name, "SimpleRNN::activation");
+    if (act == Activation::softmax)
+        throw Error("SimpleRNN::activation: expected \"tanh\", \"relu\", \"sigmoid\" or \"linear\", got \"softmax\"");
+    activation_ = act;
+    return *this;
+}
+SimpleRNN& SimpleRNN::use_bias(bool on) { use_bias_ = on; return *this; }
+SimpleRNN& SimpleRNN::return_sequences(bool on) { return_sequences_ = on; return *this; }
+SimpleRNN& SimpleRNN::return_state(bool on) { return_state_ = on; return *this; }
+SimpleRNN& SimpleRNN::go_backwards(bool on) { go_backwards_ = on; return *this; }
+SimpleRNN& SimpleRNN::input_shape(Shape timesteps_features) {
+    set_input_shape(std::move(timesteps_features));
+    return *this;
+}
+SimpleRNN& SimpleRNN::name(std::string name) { set_name(std::move(name)); return *this; }
+
+std::unique_ptr<Layer> SimpleRNN::clone() const { return std::make_unique<SimpleRNN>(*this); }
+
+std::pair<std::size_t, std::size_t> SimpleRNN::input_ranks() const { return {2, 2}; }
+
+Shape SimpleRNN::compute_output_shape(const Shape& input) const {
+    return return_sequences_ ? Shape{input[0], units_} : Shape{units_};
+}
+
+std::vector<Layer::WeightSpec> SimpleRNN::weight_specs(const Shape& input) const {
+    std::vector<WeightSpec> specs{{"kernel", Shape{input[1], units_}},
+                                  {"recurrent_kernel", Shape{units_, units_}}};
+    if (use_bias_) specs.push_back({"bias", Shape{units_}});
+    return specs;
+}
+
+void SimpleRNN::initialize(float* weights) const {
+    const std::size_t D = input_shape()[1], H = units_;
+    detail::glorot_uniform(weights, D, H);
+    detail::orthogonal(weights + D * H, H, H);
+    if (use_bias_) std::fill_n(weights + D * H + H * H, H, 0.0f);
+}
+
+// hs | a | (go_backwards) x reversed in time | u^T and w^T for the backward pass
+std::size_t SimpleRNN::workspace_floats(std::size_t batch) const {
+    const std::size_t T = input_shape()[0], D = input_shape()[1], H = units_;
+    return (T + 1) * batch * H + T * batch * H + (go_backwards_ ? T * batch * D : 0) + H * H + H * D;
+}
+
+void SimpleRNN::forward(detail::LayerPass& pass) const {
+    const std::size_t B = pass.batch, T = input_shape()[0], D = input_shape()[1], H = units_;
+    float* hs = pass.workspace;
+    float* a = hs + (T + 1) * B * H;
+    float* x_reversed = a + T * B * H;
+    const float* x = pass.input;
+    if (go_backwards_) {
+        reverse_time(x_reversed, x, T, B * D);
+        x = x_reversed;
+    }
+    std::fill_n(hs, B * H, 0.0f);
+    const float* w = pass.weights;
+    detail::simple_rnn_forward(hs, a, x, w, w + D * H, use_bias_ ? w + D * H + H * H : nullptr,
+                               {B, T, D, H}, detail::kernel_act(activation_));
+    pass.output = return_sequences_ ? hs + B * H : hs + T * B * H;
+    pass.state = hs + T * B * H;
+}
+
+void SimpleRNN::backward(detail::LayerPass& pass) const {
+    const std::size_t B = pass.batch, T = input_shape()[0], D = input_shape()[1], H = units_;
+    float* hs = pass.workspace;
+    float* a = hs + (T + 1) * B * H;
+    float* x_reversed = a + T * B * H;
+    float* scratch = x_reversed + (go_backwards_ ? T * B * D : 0);
+    const float* x = go_backwards_ ? x_reversed : pass.input;
+    const float* w = pass.weights;
+    float* g = pass.grads;
+    // With go_backwards the input gradient comes out in processing order, in x_reversed
+    // (no longer needed once the weight gradients are done), and is then put back in time order.
+    float* dx = pass.input_grad && go_backwards_ ? x_reversed : pass.input_grad;
+    detail::simple_rnn_backward(dx, g, g + D * H, use_bias_ ? g + D * H + H * H : nullptr, a, scratch,
+                                pass.output_grad, return_sequences_, hs, x, w, w + D * H, {B, T, D, H},
+                                detail::kernel_act(activation_));
+    if (pass.input_grad && go_backwards_) reverse_time(pass.input_grad, x_reversed, T, B * D);
+}
+
+std::vector<Tensor> SimpleRNN::operator()(const Tensor& x) {
+    if (x.rank() != 3)
+        throw Error("SimpleRNN: layer '" + name() + "' expects input of shape (batch, timesteps, features), got " +
+                    x.shape().str());
+    return call_standalone(x, return_state_);
+}
+
+}  // namespace recur

@@ -1,0 +1,154 @@
+#include "model/network.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+namespace recur::detail {
+
+Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
+    for (Layer* layer : layers) {
+        offsets.push_back(param_count);
+        for (const auto& spec : LayerAccess::weight_specs(*layer)) {
+            variable_sizes.push_back(spec.shape.elements());
+            param_count += spec.shape.elements();
+        }
+    }
+    input_shape = layers.front()->input_shape();
+    output_shape = layers.back()->output_shape();
+}
+
+namespace {
+// Whole cache lines between regions keep every region 64-byte aligned.
+std::size_t lines(std::size_t floats) { return (floats + 15) / 16 * 16; }
+}  // namespace
+
+void Workspace::reserve(const Network& net, std::size_t batch) {
+    const std::size_t in = net.input_shape.elements(), out = net.output_shape.elements();
+    auto total = [&](std::size_t b) {
+        std::size_t n = lines(b * in) + 3 * lines(b * out);
+        for (Layer* layer : net.layers)
+            n += lines(LayerAccess::workspace_floats(*layer, b)) + lines(b * layer->output_shape().elements());
+        return n;
+    };
+    if (batch > capacity_ || buffer_.size() == 0) {
+        buffer_ = Tensor(Shape{total(batch)});
+        capacity_ = batch;
+    }
+    float* p = buffer_.data();
+    auto take = [&](std::size_t floats) {
+        float* region = p;
+        p += lines(floats);
+        return region;
+    };
+    x = take(batch * in);
+    y_true = take(batch * out);
+    d_pred = take(batch * out);
+    y_sequence = take(batch * out);
+    passes.resize(net.layers.size());
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+        passes[l] = LayerPass{};
+        passes[l].batch = batch;
+        passes[l].workspace = take(LayerAccess::workspace_floats(*net.layers[l], batch));
+        passes[l].output_grad = take(batch * net.layers[l]->output_shape().elements());
+    }
+}
+
+namespace {
+
+// dst[t][b][f] = src[b][t][f] and back.
+void to_time_major(float* dst, const float* src, std::size_t B, std::size_t T, std::size_t F) {
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < T; ++t) std::memcpy(dst + (t * B + b) * F, src + (b * T + t) * F, F * sizeof(float));
+}
+void to_batch_major(float* dst, const float* src, std::size_t B, std::size_t T, std::size_t F) {
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < T; ++t) std::memcpy(dst + (b * T + t) * F, src + (t * B + b) * F, F * sizeof(float));
+}
+
+}  // namespace
+
+const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch) {
+    const float* activations = ws.x;
+    for (std::size_t l = 0; l < net.layers.size(); ++l) {
+        LayerPass& pass = ws.passes[l];
+        pass.batch = batch;
+        pass.weights = weights + net.offsets[l];
+        pass.input = activations;
+        LayerAccess::forward(*net.layers[l], pass);
+        activations = pass.output;
+    }
+    if (net.output_shape.rank() == 2) {
+        to_batch_major(ws.y_sequence, activations, batch, net.output_shape[0], net.output_shape[1]);
+        activations = ws.y_sequence;
+    }
+    ws.y_pred = activations;
+    return activations;
+}
+
+void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch) {
+    LayerPass& last = ws.passes.back();
+    if (net.output_shape.rank() == 2)
+        to_time_major(last.output_grad, ws.d_pred, batch, net.output_shape[0], net.output_shape[1]);
+    else
+        std::copy_n(ws.d_pred, batch * net.output_shape.elements(), last.output_grad);
+    for (std::size_t l = net.layers.size(); l-- > 0;) {
+        LayerPass& pass = ws.passes[l];
+        pass.weights = weights + net.offsets[l];
+        pass.grads = grads + net.offsets[l];
+        pass.input_grad = l > 0 ? ws.passes[l - 1].output_grad : nullptr;
+        LayerAccess::backward(*net.layers[l], pass);
+    }
+}
+
+void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows) {
+    const std::size_t sample = x.size() / x.shape()[0];
+    const std::size_t B = rows.size();
+    if (x.rank() == 3) {
+        const std::size_t T = x.shape()[1], F = x.shape()[2];
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t t = 0; t < T; ++t)
+                std::memcpy(dst + (t * B + b) * F, x.data() + rows[b] * sample + t * F, F * sizeof(float));
+    } else {
+        for (std::size_t b = 0; b < B; ++b)
+            std::memcpy(dst + b * sample, x.data() + rows[b] * sample, sample * sizeof(float));
+    }
+}
+
+void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows) {
+    const std::size_t sample = y.size() / y.shape()[0];
+    for (std::size_t b = 0; b < rows.size(); ++b)
+        std::memcpy(dst + b * sample, y.data() + rows[b] * sample, sample * sizeof(float));
+}
+
+}  // namespace recur::detail
+
+namespace recur {
+
+// A layer called on its own runs through the same machinery as a one-layer model.
+std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
+    const Shape sample = x.shape().drop_front();
+    if (has_input_shape() && sample != input_shape_)
+        throw Error(std::string(type_name()) + ": layer '" + name_ + "' expects input of shape " +
+                    input_shape_.str_with_batch() + ", got " + x.shape().str());
+    build_standalone(sample);
+    const std::size_t batch = x.shape()[0];
+    detail::Network net({this});
+    detail::Workspace ws;
+    ws.reserve(net, batch);
+    std::vector<std::size_t> rows(batch);
+    std::iota(rows.begin(), rows.end(), 0);
+    detail::gather_time_major(ws.x, x, rows);
+    const float* y = detail::forward(net, ws, weights_, batch);
+    std::vector<Tensor> outputs;
+    outputs.emplace_back(net.output_shape.prepend(batch));
+    std::copy_n(y, outputs[0].size(), outputs[0].data());
+    if (with_state) {
+        const std::size_t units = net.output_shape.back();
+        outputs.emplace_back(Shape{batch, units});
+        std::copy_n(ws.passes[0].state, batch * units, outputs[1].data());
+    }
+    return outputs;
+}
+
+}  // namespace recur

@@ -1,0 +1,53 @@
+#pragma once
+// Running a chain of built layers: the flat weight layout, the workspace, and the forward
+// and backward passes from a batch-major batch to a batch-major output and back.
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include <recur/layers.hpp>
+#include <recur/tensor.hpp>
+
+#include "layers/layer_pass.hpp"
+
+namespace recur::detail {
+
+struct Network {
+    std::vector<Layer*> layers;               // each with its input shape set
+    std::vector<std::size_t> offsets;         // each layer's first weight in the flat buffer
+    std::vector<std::size_t> variable_sizes;  // every Keras weight, in order
+    std::size_t param_count = 0;
+    Shape input_shape, output_shape;  // per sample
+
+    explicit Network(std::vector<Layer*> chain);
+};
+
+// Activations and gradients for up to `capacity` samples, in one allocation that grows when
+// a larger batch arrives and is reused otherwise: a training step allocates nothing.
+class Workspace {
+public:
+    void reserve(const Network& net, std::size_t batch);
+
+    float* x = nullptr;            // the input batch, time-major
+    float* y_true = nullptr;       // the targets, batch-major
+    const float* y_pred = nullptr; // the output, batch-major (set by forward)
+    float* d_pred = nullptr;       // d loss / d output, batch-major
+    float* y_sequence = nullptr;   // a sequence output put back in batch-major order
+    std::vector<LayerPass> passes;
+
+private:
+    Tensor buffer_;
+    std::size_t capacity_ = 0;
+};
+
+// Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output.
+const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch);
+// From ws.d_pred back through every layer; overwrites grads (the flat gradient buffer).
+void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch);
+
+// Copies the samples `rows` of x (N, ...) into dst, time-major when samples are sequences.
+void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows);
+// Copies the samples `rows` of y (N, ...) into dst, batch-major.
+void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows);
+
+}  // namespace recur::detail

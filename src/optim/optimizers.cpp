@@ -1,0 +1,138 @@
+#include <recur/error.hpp>
+#include <recur/optimizers.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/kernels.hpp"
+
+namespace recur {
+
+namespace {
+void require(bool ok, const std::string& call, const std::string& expected, float given) {
+    if (!ok) throw Error(call + ": expected " + expected + ", got " + std::to_string(given));
+}
+double squared_norm(const float* g, std::size_t n) {
+    double sum = 0.0;
+    for (std::size_t i = 0; i < n; ++i) sum += double(g[i]) * g[i];
+    return sum;
+}
+void scale(float* g, std::size_t n, float factor) {
+    for (std::size_t i = 0; i < n; ++i) g[i] *= factor;
+}
+}  // namespace
+
+Optimizer::~Optimizer() = default;
+
+void Optimizer::set_learning_rate(float value) {
+    require(value > 0.0f && std::isfinite(value), std::string(name()) + "::learning_rate", "a finite value > 0", value);
+    learning_rate_ = value;
+}
+void Optimizer::set_clipnorm(float value) {
+    require(value > 0.0f && std::isfinite(value), std::string(name()) + "::clipnorm", "a finite value > 0", value);
+    if (global_clipnorm_ > 0.0f) throw Error(std::string(name()) + "::clipnorm: global_clipnorm is already set; use one of the two");
+    clipnorm_ = value;
+}
+void Optimizer::set_global_clipnorm(float value) {
+    require(value > 0.0f && std::isfinite(value), std::string(name()) + "::global_clipnorm", "a finite value > 0", value);
+    if (clipnorm_ > 0.0f) throw Error(std::string(name()) + "::global_clipnorm: clipnorm is already set; use one of the two");
+    global_clipnorm_ = value;
+}
+void Optimizer::set_clipvalue(float value) {
+    require(value > 0.0f && std::isfinite(value), std::string(name()) + "::clipvalue", "a finite value > 0", value);
+    clipvalue_ = value;
+}
+
+void Optimizer::reset() {
+    iterations_ = 0;
+    state_.clear();
+}
+
+// As Keras: clipnorm rescales each variable's gradient to at most that norm, global_clipnorm
+// all of them together; clipvalue then clamps every element.
+void Optimizer::clip(std::span<float> grads, std::span<const std::size_t> variable_sizes) const {
+    if (clipnorm_ > 0.0f) {
+        float* g = grads.data();
+        for (std::size_t n : variable_sizes) {
+            const double norm = std::sqrt(squared_norm(g, n));
+            if (norm > clipnorm_) scale(g, n, static_cast<float>(clipnorm_ / norm));
+            g += n;
+        }
+    }
+    if (global_clipnorm_ > 0.0f) {
+        const double norm = std::sqrt(squared_norm(grads.data(), grads.size()));
+        if (norm > global_clipnorm_) scale(grads.data(), grads.size(), static_cast<float>(global_clipnorm_ / norm));
+    }
+    if (clipvalue_ > 0.0f)
+        for (float& g : grads) g = std::clamp(g, -clipvalue_, clipvalue_);
+}
+
+void Optimizer::apply_gradients(std::span<float> params, std::span<float> grads,
+                                std::span<const std::size_t> variable_sizes) {
+    if (params.size() != grads.size())
+        throw Error(std::string(name()) + "::apply_gradients: expected as many gradients as parameters (" +
+                    std::to_string(params.size()) + "), got " + std::to_string(grads.size()));
+    const std::size_t state_size = state_per_param() * params.size();
+    if (state_.size() != state_size) state_.assign(state_size, 0.0f);
+    clip(grads, variable_sizes);
+    ++iterations_;
+    update(params.data(), grads.data(), state_.data(), params.size(), iterations_);
+}
+
+SGD& SGD::momentum(float value) {
+    require(value >= 0.0f && value <= 1.0f, "SGD::momentum", "a value in [0, 1]", value);
+    momentum_ = value;
+    return *this;
+}
+
+void SGD::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
+    kernels::active().sgd_update(params, grads, state, n, learning_rate(), momentum_, nesterov_);
+}
+
+Adam& Adam::beta_1(float value) {
+    require(value >= 0.0f && value < 1.0f, "Adam::beta_1", "a value in [0, 1)", value);
+    beta_1_ = value;
+    return *this;
+}
+Adam& Adam::beta_2(float value) {
+    require(value >= 0.0f && value < 1.0f, "Adam::beta_2", "a value in [0, 1)", value);
+    beta_2_ = value;
+    return *this;
+}
+Adam& Adam::epsilon(float value) {
+    require(value > 0.0f && std::isfinite(value), "Adam::epsilon", "a finite value > 0", value);
+    epsilon_ = value;
+    return *this;
+}
+
+void Adam::update(float* params, const float* grads, float* state, std::size_t n, std::size_t step) const {
+    const double t = static_cast<double>(step);
+    const float lr_t = static_cast<float>(learning_rate() * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
+                                          (1.0 - std::pow(double(beta_1_), t)));
+    kernels::active().adam_update(params, grads, state, state + n, n, lr_t, beta_1_, beta_2_, epsilon_);
+}
+
+RMSprop& RMSprop::rho(float value) {
+    require(value >= 0.0f && value < 1.0f, "RMSprop::rho", "a value in [0, 1)", value);
+    rho_ = value;
+    return *this;
+}
+RMSprop& RMSprop::epsilon(float value) {
+    require(value > 0.0f && std::isfinite(value), "RMSprop::epsilon", "a finite value > 0", value);
+    epsilon_ = value;
+    return *this;
+}
+
+void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
+    kernels::active().rmsprop_update(params, grads, state, n, learning_rate(), rho_, epsilon_);
+}
+
+std::unique_ptr<Optimizer> make_optimizer(std::string_view name) {
+    if (name == "adam" || name == "Adam") return std::make_unique<Adam>();
+    if (name == "sgd" || name == "SGD") return std::make_unique<SGD>();
+    if (name == "rmsprop" || name == "RMSprop") return std::make_unique<RMSprop>();
+    throw Error("compile: expected optimizer \"adam\", \"sgd\" or \"rmsprop\", got \"" + std::string(name) + "\"");
+}
+
+}  // namespace recur

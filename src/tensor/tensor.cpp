@@ -1,0 +1,191 @@
+#include <recur/tensor.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <ostream>
+#include <sstream>
+
+namespace recur {
+
+// ---- Shape ----
+
+std::size_t Shape::elements() const {
+    std::size_t n = 1;
+    for (std::size_t d : dims_) n *= d;
+    return n;
+}
+
+Shape Shape::prepend(std::size_t dim) const {
+    std::vector<std::size_t> dims{dim};
+    dims.insert(dims.end(), dims_.begin(), dims_.end());
+    return Shape(std::move(dims));
+}
+
+Shape Shape::drop_front() const {
+    if (dims_.empty()) throw Error("Shape::drop_front: the shape () has no axis to drop");
+    return Shape(std::vector<std::size_t>(dims_.begin() + 1, dims_.end()));
+}
+
+namespace {
+std::string tuple_string(const std::vector<std::string>& items) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    return out + (items.size() == 1 ? ",)" : ")");
+}
+}  // namespace
+
+std::string Shape::str() const {
+    std::vector<std::string> items;
+    for (std::size_t d : dims_) items.push_back(std::to_string(d));
+    return tuple_string(items);
+}
+
+std::string Shape::str_with_batch() const {
+    std::vector<std::string> items{"None"};
+    for (std::size_t d : dims_) items.push_back(std::to_string(d));
+    return tuple_string(items);
+}
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.str(); }
+
+// ---- TensorView ----
+
+std::size_t TensorView::offset_of(std::initializer_list<std::size_t> index) const {
+    if (index.size() != shape_.rank())
+        throw Error("Tensor element access: expected " + std::to_string(shape_.rank()) +
+                    " indices for shape " + shape_.str() + ", got " + std::to_string(index.size()));
+    std::size_t offset = 0, axis = 0;
+    for (std::size_t i : index) {
+        if (i >= shape_[axis])
+            throw Error("Tensor element access: index " + std::to_string(i) + " is out of range for axis " +
+                        std::to_string(axis) + " of shape " + shape_.str());
+        offset = offset * shape_[axis] + i;
+        ++axis;
+    }
+    return offset;
+}
+
+TensorView TensorView::operator[](std::size_t i) const {
+    if (shape_.rank() == 0) throw Error("Tensor[]: a scalar of shape () has no slices");
+    if (i >= shape_[0])
+        throw Error("Tensor[]: index " + std::to_string(i) + " is out of range for shape " + shape_.str());
+    Shape inner = shape_.drop_front();
+    return TensorView(data_ + i * inner.elements(), inner);
+}
+
+namespace {
+
+// NumPy's default float style: up to 8 decimals, as few as round-trip, "0." for whole numbers.
+std::string format_value(float v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+    std::string s(buf, end);
+    auto dot = s.find('.');
+    if (dot == std::string::npos) return s + ".";
+    if (s.size() - dot - 1 > 8) {
+        auto [end8, ec8] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 8);
+        s.assign(buf, end8);
+        while (s.back() == '0') s.pop_back();
+    }
+    return s;
+}
+
+struct Formatted {
+    std::vector<std::string> text;
+    std::size_t int_width = 0, frac_width = 0;
+};
+
+void print_level(std::ostream& os, const Formatted& f, const Shape& shape, std::size_t axis,
+                 std::size_t& next, std::size_t indent) {
+    os << '[';
+    const std::size_t n = shape[axis];
+    if (axis + 1 == shape.rank()) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::string& s = f.text[next++];
+            const std::size_t dot = s.find('.');
+            const std::size_t int_part = dot == std::string::npos ? s.size() : dot;
+            const std::size_t frac_part = dot == std::string::npos ? 0 : s.size() - dot - 1;
+            if (i) os << ' ';
+            os << std::string(f.int_width - std::min(f.int_width, int_part), ' ') << s
+               << std::string(f.frac_width - std::min(f.frac_width, frac_part), ' ');
+        }
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i) os << std::string(shape.rank() - axis - 1, '\n') << std::string(indent + 1, ' ');
+            print_level(os, f, shape, axis + 1, next, indent + 1);
+        }
+    }
+    os << ']';
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const TensorView& view) {
+    const Shape& shape = view.shape();
+    if (shape.rank() == 0) return os << format_value(view.data()[0]);
+    Formatted f;
+    for (float v : view) {
+        std::string s = format_value(v);
+        const std::size_t dot = s.find('.');
+        f.int_width = std::max(f.int_width, dot == std::string::npos ? s.size() : dot);
+        f.frac_width = std::max(f.frac_width, dot == std::string::npos ? 0 : s.size() - dot - 1);
+        f.text.push_back(std::move(s));
+    }
+    if (view.size() == 0) return os << std::string(shape.rank(), '[') << std::string(shape.rank(), ']');
+    std::size_t next = 0;
+    print_level(os, f, shape, 0, next, 0);
+    return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& tensor) { return os << tensor.view(); }
+
+// ---- Tensor ----
+
+void Tensor::AlignedFree::operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
+
+namespace {
+float* allocate_aligned(std::size_t n) {
+    // 64 bytes: one cache line, and the width of an AVX-512 register.
+    return static_cast<float*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(float),
+                                                std::align_val_t(64)));
+}
+}  // namespace
+
+Tensor::Tensor(Shape shape) : shape_(std::move(shape)), data_(allocate_aligned(shape_.elements())) {
+    std::fill_n(data_.get(), shape_.elements(), 0.0f);
+}
+
+Tensor::Tensor(Shape shape, std::vector<float> values) : Tensor(std::move(shape)) {
+    if (values.size() != size())
+        throw Error("Tensor: shape " + shape_.str() + " holds " + std::to_string(size()) +
+                    " values, but " + std::to_string(values.size()) + " were given");
+    std::copy(values.begin(), values.end(), data_.get());
+}
+
+Tensor::Tensor(const Tensor& other) : shape_(other.shape_) {
+    if (other.data_) {
+        data_.reset(allocate_aligned(size()));
+        std::copy(other.begin(), other.end(), data_.get());
+    }
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+    if (this != &other) *this = Tensor(other);
+    return *this;
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+    if (shape.elements() != size())
+        throw Error("Tensor::reshape: cannot reshape " + shape_.str() + " (" + std::to_string(size()) +
+                    " values) to " + shape.str() + " (" + std::to_string(shape.elements()) + " values)");
+    Tensor out(std::move(shape));
+    std::copy(begin(), end(), out.data());
+    return out;
+}
+
+}  // namespace recur
