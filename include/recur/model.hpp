@@ -22,7 +22,7 @@ public:
     FitOptions& batch_size(std::size_t n) { batch_size_ = n; return *this; }
     FitOptions& shuffle(bool on) { shuffle_ = on; return *this; }
     // The last fraction of the samples (before shuffling) is held out for validation.
-    FitOptions& validation_split(float fraction) { validation_split_ = fraction; return *this; }
+    FitOptions& validation_split(double fraction) { validation_split_ = fraction; return *this; }
     FitOptions& validation_data(Tensor x, Tensor y) {
         validation_data_ = std::make_pair(std::move(x), std::move(y));
         return *this;
@@ -33,7 +33,7 @@ public:
     std::size_t epochs() const { return epochs_; }
     std::size_t batch_size() const { return batch_size_; }
     bool shuffle() const { return shuffle_; }
-    float validation_split() const { return validation_split_; }
+    double validation_split() const { return validation_split_; }
     const std::optional<std::pair<Tensor, Tensor>>& validation_data() const { return validation_data_; }
     int verbose() const { return verbose_; }
 
@@ -41,7 +41,7 @@ private:
     std::size_t epochs_ = 1;
     std::size_t batch_size_ = 32;
     bool shuffle_ = true;
-    float validation_split_ = 0.0f;
+    double validation_split_ = 0.0;
     std::optional<std::pair<Tensor, Tensor>> validation_data_;
     int verbose_ = 1;
 };

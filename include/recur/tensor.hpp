@@ -82,6 +82,8 @@ class Tensor {
 public:
     Tensor() = default;
     explicit Tensor(Shape shape);  // zero-filled
+    // Tensor({10, 5, 1}): zero-filled, with the shape written out.
+    explicit Tensor(std::initializer_list<std::size_t> shape) : Tensor(Shape(std::vector<std::size_t>(shape))) {}
     Tensor(Shape shape, std::vector<float> values);
     Tensor(const Tensor& other);
     Tensor(Tensor&&) noexcept = default;

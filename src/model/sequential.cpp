@@ -239,16 +239,17 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     m.check_x(x, call);
     m.check_y(x, y, call);
     check_batch_size(options.batch_size(), call);
-    const float split = options.validation_split();
-    if (!(split >= 0.0f && split < 1.0f))
+    const double split = options.validation_split();
+    if (!(split >= 0.0 && split < 1.0))
         throw Error(std::string(call) + ": expected validation_split in [0, 1), got " + std::to_string(split));
-    if (split > 0.0f && options.validation_data())
+    if (split > 0.0 && options.validation_data())
         throw Error(std::string(call) + ": give validation_split or validation_data, not both");
 
-    // As Keras, validation_split holds out the last samples, before any shuffling.
+    // As Keras, validation_split holds out the last samples, before any shuffling, and
+    // trains on floor(n (1 - split)); the relative slack makes 0.2f split as 0.2 does.
     const std::size_t n = x.shape()[0];
-    const std::size_t n_train = split > 0.0f ? static_cast<std::size_t>(n * (1.0 - split)) : n;
-    if (n_train == 0 || (split > 0.0f && n_train == n))
+    const std::size_t n_train = static_cast<std::size_t>(std::floor(n * (1.0 - split) * (1.0 + 1e-7)));
+    if (n_train == 0 || (split > 0.0 && n_train == n))
         throw Error(std::string(call) + ": validation_split " + std::to_string(split) + " of " + std::to_string(n) +
                     " samples leaves " + std::to_string(n_train) + " for training and " + std::to_string(n - n_train) +
                     " for validation; both need at least one");
@@ -256,7 +257,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     std::vector<std::size_t> validation_rows;
     const Tensor* x_val = &x;
     const Tensor* y_val = &y;
-    if (split > 0.0f) {
+    if (split > 0.0) {
         validation_rows.resize(n - n_train);
         std::iota(validation_rows.begin(), validation_rows.end(), n_train);
     } else if (const auto& data = options.validation_data()) {

@@ -1,0 +1,202 @@
+// Every SIMD table this CPU runs against the scalar oracle, on sizes that are not
+// multiples of any vector width.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/kernels.hpp"
+
+namespace k = recur::kernels;
+
+namespace {
+
+const std::size_t kSizes[] = {1, 3, 17, 33, 130};
+const k::Act kActs[] = {k::Act::linear, k::Act::tanh, k::Act::relu, k::Act::sigmoid};
+
+std::vector<float> random_vector(std::size_t n, unsigned seed, float scale = 1.0f) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(gen);
+    return v;
+}
+
+// max |a - b| / max(1, max |b|): sums of up to 130 products agree to a few float ulps.
+void check_close(const std::vector<float>& got, const std::vector<float>& want, float tolerance = 2e-6f) {
+    REQUIRE(got.size() == want.size());
+    float scale = 1.0f, worst = 0.0f;
+    for (float w : want) scale = std::max(scale, std::abs(w));
+    for (std::size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+    CHECK(worst / scale <= tolerance);
+}
+
+std::vector<const k::Table*> simd_tables() {
+    auto tables = k::supported();
+    REQUIRE(!tables.empty());
+    CHECK(std::string(tables.back()->isa) == "sse2");  // every x86-64 CPU has SSE2
+    return tables;
+}
+
+}  // namespace
+
+TEST_CASE("the active table is one this CPU supports") {
+    const k::Table& active = k::active();
+    CHECK(k::find(active.isa) == &active);
+    CHECK(k::find("no-such-isa") == nullptr);
+}
+
+TEST_CASE("linear_forward matches the oracle") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t rows : {1, 5, 17})
+            for (std::size_t kk : kSizes)
+                for (std::size_t n : kSizes) {
+                    CAPTURE(t->isa); CAPTURE(rows); CAPTURE(kk); CAPTURE(n);
+                    auto in = random_vector(rows * kk, 1), w = random_vector(kk * n, 2), b = random_vector(n, 3);
+                    std::vector<float> got(rows * n), want(rows * n);
+                    for (const float* bias : {static_cast<const float*>(b.data()), static_cast<const float*>(nullptr)}) {
+                        t->linear_forward(got.data(), in.data(), w.data(), bias, rows, kk, n);
+                        k::reference().linear_forward(want.data(), in.data(), w.data(), bias, rows, kk, n);
+                        check_close(got, want);
+                    }
+                }
+}
+
+TEST_CASE("the fused recurrence step matches the oracle") {
+    for (const k::Table* t : simd_tables())
+        for (k::Act act : kActs)
+            for (std::size_t rows : {1, 4, 9})
+                for (std::size_t n : kSizes) {
+                    CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(rows); CAPTURE(n);
+                    auto a = random_vector(rows * n, 4), h = random_vector(rows * n, 5),
+                         u = random_vector(n * n, 6, 1.0f / std::sqrt(float(n)));
+                    std::vector<float> got(rows * n), want(rows * n);
+                    t->rnn_step_forward(got.data(), a.data(), h.data(), u.data(), rows, n, act);
+                    k::reference().rnn_step_forward(want.data(), a.data(), h.data(), u.data(), rows, n, act);
+                    check_close(got, want, 4e-6f);
+                }
+}
+
+TEST_CASE("the recurrence step's backward matches the oracle, with and without its optional inputs") {
+    for (const k::Table* t : simd_tables())
+        for (k::Act act : kActs)
+            for (std::size_t n : kSizes) {
+                const std::size_t rows = 6;
+                CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(n);
+                auto dh = random_vector(rows * n, 7), da_next = random_vector(rows * n, 8),
+                     ut = random_vector(n * n, 9, 1.0f / std::sqrt(float(n))), h = random_vector(rows * n, 10, 0.99f);
+                std::vector<float> got(rows * n), want(rows * n);
+                for (int variant = 0; variant < 3; ++variant) {
+                    const float* dh_p = variant == 1 ? nullptr : dh.data();
+                    const float* next_p = variant == 2 ? nullptr : da_next.data();
+                    t->rnn_step_backward(got.data(), dh_p, next_p, ut.data(), h.data(), rows, n, act);
+                    k::reference().rnn_step_backward(want.data(), dh_p, next_p, ut.data(), h.data(), rows, n, act);
+                    check_close(got, want, 4e-6f);
+                }
+            }
+}
+
+TEST_CASE("matmul_tn matches the oracle, also on a block of output rows") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t rows : {1, 7, 40})
+            for (std::size_t m : kSizes)
+                for (std::size_t n : kSizes) {
+                    CAPTURE(t->isa); CAPTURE(rows); CAPTURE(m); CAPTURE(n);
+                    auto a = random_vector(rows * m, 11), b = random_vector(rows * n, 12);
+                    std::vector<float> got(m * n), want(m * n);
+                    t->matmul_tn(got.data(), a.data(), b.data(), rows, m, n, m, n, n);
+                    k::reference().matmul_tn(want.data(), a.data(), b.data(), rows, m, n, m, n, n);
+                    check_close(got, want);
+                    if (m > 2) {  // rows 1 .. m-1 of the output, as a threaded split computes them
+                        std::vector<float> block((m - 1) * n);
+                        t->matmul_tn(block.data(), a.data() + 1, b.data(), rows, m - 1, n, m, n, n);
+                        CHECK(std::equal(block.begin(), block.end(), got.begin() + n));
+                    }
+                }
+}
+
+TEST_CASE("column sums and elementwise activations match the oracle") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t n : kSizes) {
+            CAPTURE(t->isa); CAPTURE(n);
+            auto a = random_vector(7 * n, 13, 3.0f), dy = random_vector(7 * n, 14);
+            std::vector<float> got(n), want(n);
+            t->column_sums(got.data(), a.data(), 7, n);
+            k::reference().column_sums(want.data(), a.data(), 7, n);
+            check_close(got, want);
+            for (k::Act act : kActs) {
+                CAPTURE(static_cast<int>(act));
+                std::vector<float> y_got(7 * n), y_want(7 * n), d_got(7 * n), d_want(7 * n);
+                t->activation_forward(y_got.data(), a.data(), 7 * n, act);
+                k::reference().activation_forward(y_want.data(), a.data(), 7 * n, act);
+                check_close(y_got, y_want, 4e-6f);
+                t->activation_backward(d_got.data(), dy.data(), y_want.data(), 7 * n, act);
+                k::reference().activation_backward(d_want.data(), dy.data(), y_want.data(), 7 * n, act);
+                check_close(d_got, d_want, 4e-6f);
+            }
+        }
+}
+
+TEST_CASE("the vectorised tanh stays within a few ulp of std::tanh over its whole range") {
+    std::vector<float> x;
+    for (float v = -12.0f; v <= 12.0f; v += 0.001953125f) x.push_back(v);
+    for (const k::Table* t : simd_tables()) {
+        CAPTURE(t->isa);
+        std::vector<float> y(x.size());
+        t->activation_forward(y.data(), x.data(), x.size(), k::Act::tanh);
+        float worst_ulps = 0.0f;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            const float want = std::tanh(x[i]);
+            const float ulp = std::nextafter(std::abs(want), 2.0f) - std::abs(want);
+            worst_ulps = std::max(worst_ulps, std::abs(y[i] - want) / ulp);
+        }
+        CHECK(worst_ulps <= 4.0f);
+    }
+}
+
+TEST_CASE("softmax and its backward match the oracle") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t n : kSizes) {
+            CAPTURE(t->isa); CAPTURE(n);
+            auto x = random_vector(5 * n, 15, 20.0f), dy = random_vector(5 * n, 16);
+            std::vector<float> got(5 * n), want(5 * n), d_got(5 * n), d_want(5 * n);
+            t->softmax_forward(got.data(), x.data(), 5, n);
+            k::reference().softmax_forward(want.data(), x.data(), 5, n);
+            check_close(got, want, 4e-6f);
+            t->softmax_backward(d_got.data(), dy.data(), want.data(), 5, n);
+            k::reference().softmax_backward(d_want.data(), dy.data(), want.data(), 5, n);
+            check_close(d_got, d_want, 4e-6f);
+        }
+}
+
+TEST_CASE("optimizer updates match the oracle") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t n : kSizes) {
+            CAPTURE(t->isa); CAPTURE(n);
+            const auto g = random_vector(n, 17), p0 = random_vector(n, 18), s0 = random_vector(n, 19);
+            auto v0 = random_vector(n, 20);
+            for (float& v : v0) v = std::abs(v);
+            for (float momentum : {0.0f, 0.9f})
+                for (bool nesterov : {false, true}) {
+                    auto p1 = p0, p2 = p0, s1 = s0, s2 = s0;
+                    t->sgd_update(p1.data(), g.data(), s1.data(), n, 0.1f, momentum, nesterov);
+                    k::reference().sgd_update(p2.data(), g.data(), s2.data(), n, 0.1f, momentum, nesterov);
+                    check_close(p1, p2);
+                    check_close(s1, s2);
+                }
+            auto p1 = p0, p2 = p0, m1 = s0, m2 = s0, v1 = v0, v2 = v0;
+            t->adam_update(p1.data(), g.data(), m1.data(), v1.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f);
+            k::reference().adam_update(p2.data(), g.data(), m2.data(), v2.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f);
+            check_close(p1, p2);
+            check_close(m1, m2);
+            check_close(v1, v2);
+            auto q1 = p0, q2 = p0, r1 = v0, r2 = v0;
+            t->rmsprop_update(q1.data(), g.data(), r1.data(), n, 0.01f, 0.9f, 1e-7f);
+            k::reference().rmsprop_update(q2.data(), g.data(), r2.data(), n, 0.01f, 0.9f, 1e-7f);
+            check_close(q1, q2);
+            check_close(r1, r2);
+        }
+}
