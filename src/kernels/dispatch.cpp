@@ -15,9 +15,10 @@ namespace {
 
 bool cpu_has(std::string_view isa) {
     __builtin_cpu_init();
-    if (isa == "avx512")
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
+    if (isa == "avx512")  // the flags simd.cpp is built with for AVX-512
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (isa == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return isa == "sse2";
 }
@@ -46,9 +47,15 @@ const Table* find(std::string_view isa) {
     return nullptr;
 }
 
-const Table& active() {
-    static const Table& table = choose();
+namespace {
+const Table*& current() {
+    static const Table* table = &choose();
     return table;
 }
+}  // namespace
+
+const Table& active() { return *current(); }
+
+void set_active(const Table& table) { current() = &table; }
 
 }  // namespace recur::kernels

@@ -62,6 +62,9 @@ inline void transpose(float* out, const float* in, std::size_t rows, std::size_t
 const Table& reference();
 // The table in use: the best this CPU supports, or the one named by RECUR_ISA.
 const Table& active();
+// Makes `table` the active one, for tests and benchmarks that compare instruction sets;
+// not to be called while kernels run.
+void set_active(const Table& table);
 // Every SIMD table this CPU can run, best first.
 std::vector<const Table*> supported();
 // The table for an instruction set, or null when it is unknown or this CPU lacks it.

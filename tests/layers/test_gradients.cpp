@@ -10,15 +10,14 @@
 
 #include <recur/recur.hpp>
 
-#include "layers/layer_pass.hpp"
-#include "model/network.hpp"
+#include "support/probe.hpp"
 
 using recur::Dense;
 using recur::Sequential;
 using recur::Shape;
 using recur::SimpleRNN;
 using recur::Tensor;
-namespace detail = recur::detail;
+using recur::testing::Probe;
 
 namespace {
 
@@ -29,48 +28,6 @@ Tensor random_tensor(Shape shape, unsigned seed, float scale = 1.0f) {
     for (float& v : t) v = dist(gen);
     return t;
 }
-
-// Loss and gradients of a built model at its current weights, without an optimizer step.
-class Probe {
-public:
-    Probe(Sequential& model, const recur::Loss& loss, Tensor x, Tensor y)
-        : net_(chain(model)), loss_(loss), x_(std::move(x)), y_(std::move(y)),
-          weights_(const_cast<float*>(detail::LayerAccess::weights(model.layer(0)))),
-          batch_(x_.shape()[0]) {
-        ws_.reserve(net_, batch_);
-        std::vector<std::size_t> rows(batch_);
-        std::iota(rows.begin(), rows.end(), 0);
-        detail::gather_time_major(ws_.x, x_, rows);
-        detail::gather_rows(ws_.y_true, y_, rows);
-    }
-
-    std::size_t param_count() const { return net_.param_count; }
-    float* weights() { return weights_; }
-
-    float loss(std::vector<float>* grads = nullptr) {
-        const float* y_pred = detail::forward(net_, ws_, weights_, batch_);
-        const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * net_.output_shape[0] : batch_;
-        const float value = loss_.compute(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back());
-        if (grads) {
-            grads->assign(net_.param_count, 0.0f);
-            detail::backward(net_, ws_, weights_, grads->data(), batch_);
-        }
-        return value;
-    }
-
-private:
-    static std::vector<recur::Layer*> chain(Sequential& model) {
-        std::vector<recur::Layer*> layers;
-        for (auto& layer : model.layers()) layers.push_back(layer.get());
-        return layers;
-    }
-    detail::Network net_;
-    const recur::Loss& loss_;
-    Tensor x_, y_;
-    float* weights_;
-    std::size_t batch_;
-    detail::Workspace ws_;
-};
 
 // Central differences with step h; float32 losses of order 1 make errors of about
 // 1e-7 / h plus h^2 terms, so agreement to 1e-3 absolute plus 2% relative is a real check.

@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-LEARNING_RATE = 0.01
+LEARNING_RATE = 0.001  # Keras's default
 BETA_1 = 0.9
 BETA_2 = 0.999
 EPSILON = 1e-7

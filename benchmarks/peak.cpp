@@ -1,0 +1,38 @@
+// The machine's single-thread float32 FMA peak, measured: independent FMA chains, enough
+// of them to cover the FMA latency, on the widest vectors the CPU has.
+#include <xsimd/xsimd.hpp>
+
+#include <chrono>
+
+namespace {
+
+template <class Arch>
+__attribute__((noinline)) double fma_peak_gflops(long iterations) {
+    using V = xsimd::batch<float, Arch>;
+    constexpr int chains = 16;
+    V acc[chains];
+    for (int c = 0; c < chains; ++c) acc[c] = V(1.0f + 0.01f * c);
+    const V a(0.999999f), b(1e-7f);
+    const auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < iterations; ++i)
+        for (int c = 0; c < chains; ++c) acc[c] = xsimd::fma(acc[c], a, b);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    float sink = 0.0f;
+    for (int c = 0; c < chains; ++c) sink += xsimd::hadd(acc[c]);
+    asm volatile("" : : "r"(sink));
+    return 2.0 * V::size * chains * double(iterations) / seconds * 1e-9;
+}
+
+}  // namespace
+
+// Best of a few short runs, in GFLOP/s.
+double measured_fma_peak_gflops() {
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    double best = 0.0;
+    for (int run = 0; run < 5; ++run) {
+        const double g = avx512 ? fma_peak_gflops<xsimd::avx512f>(20'000'000)
+                                : fma_peak_gflops<xsimd::fma3<xsimd::avx2>>(20'000'000);
+        if (g > best) best = g;
+    }
+    return best;
+}

@@ -1,0 +1,201 @@
+// recur-bench: the kernels and whole training steps, with GFLOP/s and the share of the
+// machine's measured single-core FMA peak.
+//
+//   recur-bench                          everything
+//   recur-bench --benchmark_filter=Step  training steps only
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include <recur/recur.hpp>
+
+#include "kernels/kernels.hpp"
+
+double measured_fma_peak_gflops();
+
+namespace {
+
+double peak_gflops() {
+    static const double peak = measured_fma_peak_gflops();
+    return peak;
+}
+
+// flop/s and % of the single-core peak from a count of floating-point operations per iteration.
+void report_flops(benchmark::State& state, double flops) {
+    const double total = flops * static_cast<double>(state.iterations());
+    state.counters["GFLOP/s"] = benchmark::Counter(total * 1e-9, benchmark::Counter::kIsRate);
+    state.counters["%peak1"] = benchmark::Counter(total * 1e-9 / peak_gflops() * 100.0, benchmark::Counter::kIsRate);
+}
+
+std::vector<float> random_vector(std::size_t n, unsigned seed) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> dist(-0.5f, 0.5f);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(gen);
+    return v;
+}
+
+void FmaPeak(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(peak_gflops());
+    state.counters["GFLOP/s"] = peak_gflops();
+}
+BENCHMARK(FmaPeak)->Iterations(1);
+
+// ---- kernels, single thread: B rows, H units ----
+
+void RnnStepForward(benchmark::State& state) {
+    const std::size_t B = state.range(0), H = state.range(1);
+    auto a = random_vector(B * H, 1), h = random_vector(B * H, 2), u = random_vector(H * H, 3);
+    std::vector<float> out(B * H);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.rnn_step_forward(out.data(), a.data(), h.data(), u.data(), B, H, recur::kernels::Act::tanh);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * B * H * H);
+}
+BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
+
+void RnnStepBackward(benchmark::State& state) {
+    const std::size_t B = state.range(0), H = state.range(1);
+    auto dh = random_vector(B * H, 1), next = random_vector(B * H, 2), ut = random_vector(H * H, 3),
+         h = random_vector(B * H, 4);
+    std::vector<float> out(B * H);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.rnn_step_backward(out.data(), dh.data(), next.data(), ut.data(), h.data(), B, H, recur::kernels::Act::tanh);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * B * H * H);
+}
+BENCHMARK(RnnStepBackward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
+
+// The input projection x W + b over all T x B rows: rows, D, H.
+void InputProjection(benchmark::State& state) {
+    const std::size_t rows = state.range(0), D = state.range(1), H = state.range(2);
+    auto x = random_vector(rows * D, 1), w = random_vector(D * H, 2), b = random_vector(H, 3);
+    std::vector<float> out(rows * H);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.linear_forward(out.data(), x.data(), w.data(), b.data(), rows, D, H);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * rows * D * H);
+}
+BENCHMARK(InputProjection)->Args({896, 28, 128})->Args({6400, 64, 512});
+
+// The weight gradient H_prev^T dA over all T x B rows: rows, H.
+void WeightGradient(benchmark::State& state) {
+    const std::size_t rows = state.range(0), H = state.range(1);
+    auto a = random_vector(rows * H, 1), b = random_vector(rows * H, 2);
+    std::vector<float> out(H * H);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.matmul_tn(out.data(), a.data(), b.data(), rows, H, H, H, H, H);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * rows * H * H);
+}
+BENCHMARK(WeightGradient)->Args({896, 128})->Args({6400, 512});
+
+void DenseForward(benchmark::State& state) {
+    const std::size_t rows = state.range(0), in = state.range(1), units = state.range(2);
+    auto x = random_vector(rows * in, 1), w = random_vector(in * units, 2), b = random_vector(units, 3);
+    std::vector<float> out(rows * units);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.linear_forward(out.data(), x.data(), w.data(), b.data(), rows, in, units);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * rows * in * units);
+}
+BENCHMARK(DenseForward)->Args({32, 128, 10})->Args({64, 512, 1});
+
+void AdamUpdate(benchmark::State& state) {
+    const std::size_t n = state.range(0);
+    auto p = random_vector(n, 1), g = random_vector(n, 2), m = random_vector(n, 3), v = random_vector(n, 4);
+    for (float& x : v) x = std::abs(x);
+    const auto& k = recur::kernels::active();
+    for (auto _ : state) {
+        k.adam_update(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.999f, 1e-7f);
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n * 7 * sizeof(float)));
+}
+BENCHMARK(AdamUpdate)->Arg(131)->Arg(296'449);
+
+// ---- whole steps through the public API: SimpleRNN(H) + Dense(O) + MSE, Adam ----
+
+struct Config {
+    const char* name;
+    std::size_t B, T, D, H, O;
+};
+const Config kConfigs[] = {{"S", 10, 5, 1, 10, 1}, {"M", 32, 28, 28, 128, 10}, {"L", 64, 100, 64, 512, 1},
+                           {"XL", 128, 50, 256, 1024, 1}};
+
+double step_flops(const Config& c) {
+    const double rnn = 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H), head = 2.0 * c.B * c.H * c.O;
+    const double backward = 2.0 * c.T * c.B * (2.0 * c.H * c.H + c.D * c.H) + 2.0 * head;
+    return rnn + head + backward;
+}
+
+struct Fixture {
+    recur::Sequential model;
+    recur::Tensor x, y;
+    explicit Fixture(const Config& c) : x({c.B, c.T, c.D}), y({c.B, c.O}) {
+        recur::manual_seed(1);
+        model.add(recur::SimpleRNN(c.H).input_shape({c.T, c.D}));
+        model.add(recur::Dense(c.O));
+        model.compile(recur::Adam(), recur::MSE());
+        auto xs = random_vector(x.size(), 5), ys = random_vector(y.size(), 6);
+        std::copy(xs.begin(), xs.end(), x.data());
+        std::copy(ys.begin(), ys.end(), y.data());
+    }
+};
+
+void TrainStep(benchmark::State& state) {
+    const Config& c = kConfigs[state.range(0)];
+    state.SetLabel(c.name);
+    Fixture f(c);
+    for (auto _ : state) benchmark::DoNotOptimize(f.model.train_on_batch(f.x, f.y));
+    report_flops(state, step_flops(c));
+}
+BENCHMARK(TrainStep)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void Predict(benchmark::State& state) {
+    const Config& c = kConfigs[state.range(0)];
+    state.SetLabel(c.name);
+    Fixture f(c);
+    for (auto _ : state) benchmark::DoNotOptimize(f.model.predict(f.x, c.B));
+    report_flops(state, 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H) + 2.0 * c.B * c.H * c.O);
+}
+BENCHMARK(Predict)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The seed notebook's whole fit: 50 epochs of one batch of 10.
+void SeedFit50Epochs(benchmark::State& state) {
+    std::vector<float> series;
+    for (int i = 0; i < 15; ++i) series.push_back(i / 10.0f);
+    auto [X, Y] = recur::sliding_windows(series, 5);
+    for (auto _ : state) {
+        recur::manual_seed(42);
+        recur::Sequential model;
+        model.add(recur::SimpleRNN(10).input_shape({5, 1}));
+        model.add(recur::Dense(1));
+        model.compile("adam", "mse");
+        benchmark::DoNotOptimize(model.fit(X, Y, recur::FitOptions().epochs(50).verbose(0)));
+    }
+}
+BENCHMARK(SeedFit50Epochs)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    std::printf("kernels: %s, threads: %zu, measured FMA peak (1 core): %.0f GFLOP/s\n",
+                recur::kernels::active().isa, recur::num_threads(), peak_gflops());
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+}

@@ -1,0 +1,162 @@
+#include "io/safetensors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+namespace recur::detail {
+
+namespace {
+
+static_assert(std::numeric_limits<float>::is_iec559 && std::endian::native == std::endian::little,
+              "tensors are stored as little-endian IEEE 754 float32, copied as they are in memory");
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+    throw Error("safetensors '" + path + "': " + what);
+}
+
+std::uint64_t read_le64(const unsigned char* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+}  // namespace
+
+const Tensor& Safetensors::at(const std::string& name) const {
+    for (const auto& [key, tensor] : tensors)
+        if (key == name) return tensor;
+    throw Error("safetensors '" + path + "': expected a tensor named '" + name + "', found none");
+}
+
+Safetensors read_safetensors(const std::string& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) fail(path, "cannot open the file: " + std::string(std::strerror(errno)));
+    const std::uint64_t file_size = static_cast<std::uint64_t>(in.tellg());
+    in.seekg(0);
+    unsigned char size_bytes[8];
+    if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_bytes), 8))
+        fail(path, "expected at least 8 bytes (the header length), the file has " + std::to_string(file_size));
+    const std::uint64_t header_size = read_le64(size_bytes);
+    if (header_size > file_size - 8)
+        fail(path, "the header claims " + std::to_string(header_size) + " bytes but only " +
+                       std::to_string(file_size - 8) + " follow");
+    std::string header(header_size, '\0');
+    if (!in.read(header.data(), static_cast<std::streamsize>(header_size))) fail(path, "cannot read the header");
+    const std::uint64_t data_size = file_size - 8 - header_size;
+
+    nlohmann::json json;
+    try {
+        json = nlohmann::json::parse(header);
+    } catch (const nlohmann::json::exception& e) {
+        fail(path, std::string("the header is not valid JSON: ") + e.what());
+    }
+    if (!json.is_object()) fail(path, "the header must be a JSON object");
+
+    Safetensors file;
+    file.path = path;
+    struct Entry {
+        std::string name;
+        Shape shape;
+        std::uint64_t begin, end;
+    };
+    std::vector<Entry> entries;
+    for (const auto& [name, info] : json.items()) {
+        if (name == "__metadata__") {
+            if (!info.is_object()) fail(path, "__metadata__ must be an object of strings");
+            for (const auto& [key, value] : info.items()) {
+                if (!value.is_string()) fail(path, "__metadata__ '" + key + "' must be a string");
+                file.metadata[key] = value.get<std::string>();
+            }
+            continue;
+        }
+        if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
+            fail(path, "tensor '" + name + "' needs dtype, shape and data_offsets");
+        if (info["dtype"] != "F32")
+            fail(path, "tensor '" + name + "' has dtype " + info["dtype"].dump() + ", expected \"F32\"");
+        const auto& offsets = info["data_offsets"];
+        if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+            fail(path, "tensor '" + name + "' needs data_offsets [begin, end] of non-negative integers");
+        const std::uint64_t begin = offsets[0], end = offsets[1];
+        if (begin > end || end > data_size)
+            fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                           "] outside the " + std::to_string(data_size) + " data bytes");
+        std::vector<std::size_t> dims;
+        std::uint64_t elements = 1;
+        if (!info["shape"].is_array()) fail(path, "tensor '" + name + "' needs a shape array");
+        for (const auto& d : info["shape"]) {
+            if (!d.is_number_unsigned()) fail(path, "tensor '" + name + "' has a dimension that is not a non-negative integer");
+            const std::uint64_t dim = d;
+            if (dim != 0 && elements > (data_size / 4) / dim)
+                fail(path, "tensor '" + name + "' has a shape larger than the file");
+            elements *= dim;
+            dims.push_back(static_cast<std::size_t>(dim));
+        }
+        if (elements * 4 != end - begin)
+            fail(path, "tensor '" + name + "' of shape " + Shape(dims).str() + " needs " + std::to_string(elements * 4) +
+                           " bytes, its data_offsets give " + std::to_string(end - begin));
+        entries.push_back({name, Shape(std::move(dims)), begin, end});
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+    const std::uint64_t data_start = 8 + header_size;
+    for (const Entry& e : entries) {
+        Tensor t(e.shape);
+        in.seekg(static_cast<std::streamoff>(data_start + e.begin));
+        if (!in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin)))
+            fail(path, "cannot read the data of tensor '" + e.name + "'");
+        file.tensors.emplace_back(e.name, std::move(t));
+    }
+    return file;
+}
+
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    nlohmann::ordered_json header;
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::uint64_t offset = 0;
+    for (const auto& [name, tensor] : tensors) {
+        const std::uint64_t bytes = tensor->size() * sizeof(float);
+        header[name] = {{"dtype", "F32"}, {"shape", tensor->shape().dims()}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    std::string text = header.dump();
+    text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // the data starts 8-byte aligned
+
+    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) throw Error("safetensors '" + path + "': cannot create " + temporary + ": " + std::strerror(errno));
+    auto write_all = [&](const void* data, std::size_t size) {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+            const ssize_t n = ::write(fd, p, size);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return false;
+            p += n;
+            size -= static_cast<std::size_t>(n);
+        }
+        return true;
+    };
+    unsigned char size_bytes[8];
+    for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(text.size() >> (8 * i));
+    bool ok = write_all(size_bytes, 8) && write_all(text.data(), text.size());
+    for (const auto& [name, tensor] : tensors) ok = ok && write_all(tensor->data(), tensor->size() * sizeof(float));
+    ok = ok && ::fsync(fd) == 0;
+    const int saved_errno = errno;
+    ok = (::close(fd) == 0) && ok;
+    if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
+        const std::string reason = std::strerror(ok ? errno : saved_errno);
+        ::unlink(temporary.c_str());
+        throw Error("safetensors '" + path + "': writing failed: " + reason + "; the previous file is untouched");
+    }
+}
+
+}  // namespace recur::detail
