@@ -16,7 +16,11 @@ inline constexpr double kMinParallelWork = 1 << 18;
 template <class F>
 void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
     const std::int64_t pieces = static_cast<std::int64_t>((n + piece - 1) / piece);
-#pragma omp parallel for schedule(static) if (work >= kMinParallelWork && pieces > 1)
+    if (work < kMinParallelWork || pieces == 1) {  // not even an idle parallel region: it costs
+        for (std::size_t begin = 0; begin < n; begin += piece) f(begin, std::min(piece, n - begin));
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (std::int64_t p = 0; p < pieces; ++p) {
         const std::size_t begin = static_cast<std::size_t>(p) * piece;
         f(begin, std::min(piece, n - begin));

@@ -11,6 +11,7 @@
 #include "layers.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
+#include "stream.hpp"
 #include "tensor.hpp"
 
 namespace recur {
@@ -29,6 +30,10 @@ public:
     }
     // 0: silent, 1: a progress bar per epoch, 2: one line per epoch.
     FitOptions& verbose(int level) { verbose_ = level; return *this; }
+    // As Keras: train epochs initial_epoch + 1 .. epochs (to resume an interrupted run).
+    FitOptions& initial_epoch(std::size_t n) { initial_epoch_ = n; return *this; }
+    // Writes a checkpoint (Sequential::save_checkpoint) to this path after every epoch.
+    FitOptions& checkpoint(std::string path) { checkpoint_ = std::move(path); return *this; }
 
     std::size_t epochs() const { return epochs_; }
     std::size_t batch_size() const { return batch_size_; }
@@ -36,6 +41,8 @@ public:
     double validation_split() const { return validation_split_; }
     const std::optional<std::pair<Tensor, Tensor>>& validation_data() const { return validation_data_; }
     int verbose() const { return verbose_; }
+    std::size_t initial_epoch() const { return initial_epoch_; }
+    const std::string& checkpoint() const { return checkpoint_; }
 
 private:
     std::size_t epochs_ = 1;
@@ -44,6 +51,8 @@ private:
     double validation_split_ = 0.0;
     std::optional<std::pair<Tensor, Tensor>> validation_data_;
     int verbose_ = 1;
+    std::size_t initial_epoch_ = 0;
+    std::string checkpoint_;
 };
 
 // What fit records, one entry per epoch (val_loss stays empty without validation data).
@@ -53,8 +62,9 @@ struct History {
 };
 
 // A plain stack of layers, each feeding the next. Not copyable (a model owns its buffers);
-// movable. fit and train_on_batch change the model and must not run concurrently with
-// anything else on it.
+// movable. Thread safety: predict and evaluate on a built model may run from many threads
+// at once; fit, train_on_batch, compile, add and set_weights change the model and must not
+// run concurrently with anything else on it.
 class Sequential {
 public:
     Sequential();
@@ -83,6 +93,18 @@ public:
     // One optimizer step on the whole given batch; returns its loss before the step.
     float train_on_batch(const Tensor& x, const Tensor& y);
 
+    // A .safetensors file with the weights (named like Keras's: "simple_rnn/kernel", ...) and,
+    // in its metadata, the architecture and compile settings. Written atomically.
+    void save(const std::string& path) const;
+    // save() plus the optimizer's state, the epochs done and recur's random generator.
+    void save_checkpoint(const std::string& path) const;
+    // Epochs trained by fit so far (restored from a checkpoint by load_model).
+    std::size_t epochs_done() const;
+
+    // One timestep at a time for `batch` sequences; see Stream. Layers with go_backwards
+    // cannot stream (they need the sequence's end first).
+    Stream stream(std::size_t batch) const;
+
     const std::vector<std::unique_ptr<Layer>>& layers() const;
     Layer& layer(std::size_t index);
     const Layer& layer(std::size_t index) const;
@@ -96,6 +118,7 @@ public:
     const Loss& loss() const;
 
 private:
+    friend Sequential load_model(const std::string& path);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -27,6 +27,10 @@ public:
                          std::span<const std::size_t> variable_sizes);
     // Forgets all state (momenta, moments, the step count).
     void reset();
+    // The flat state (empty before the first step) and the step count, to save a
+    // checkpoint and to restore one.
+    std::span<const float> state() const { return state_; }
+    void set_state(std::span<const float> state, std::size_t iterations);
 
 protected:
     explicit Optimizer(float learning_rate) : learning_rate_(learning_rate) {}

@@ -1,4 +1,6 @@
 #pragma once
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <iosfwd>
 #include <memory>
@@ -11,23 +13,26 @@
 namespace recur {
 
 // The dimensions of a tensor, printed as Python prints a tuple: (10, 5, 1), (10,), ().
+// Stored inline (up to kMaxRank axes), so shapes and views are copied without allocating.
 class Shape {
 public:
+    static constexpr std::size_t kMaxRank = 8;
+
     Shape() = default;
-    explicit Shape(std::vector<std::size_t> dims) : dims_(std::move(dims)) {}
+    explicit Shape(const std::vector<std::size_t>& dims) { assign(dims.begin(), dims.end()); }
     // Shape{10, 5, 1}; taking any integers keeps `input_shape({T, D})` free of narrowing errors.
     template <class... I>
-        requires(sizeof...(I) > 0 && (std::is_integral_v<I> && ...))
-    Shape(I... dims) : dims_{checked(dims)...} {}
+        requires(sizeof...(I) > 0 && sizeof...(I) <= kMaxRank && (std::is_integral_v<I> && ...))
+    Shape(I... dims) : dims_{checked(dims)...}, rank_(sizeof...(I)) {}
 
-    std::size_t rank() const { return dims_.size(); }
+    std::size_t rank() const { return rank_; }
     std::size_t elements() const;  // product of the dimensions (1 for rank 0)
-    std::size_t operator[](std::size_t axis) const { return dims_.at(axis); }
-    std::size_t back() const { return dims_.back(); }
-    const std::vector<std::size_t>& dims() const { return dims_; }
-    auto begin() const { return dims_.begin(); }
-    auto end() const { return dims_.end(); }
-    bool operator==(const Shape&) const = default;
+    std::size_t operator[](std::size_t axis) const;
+    std::size_t back() const { return (*this)[rank_ - 1]; }
+    std::vector<std::size_t> dims() const { return {begin(), end()}; }
+    const std::size_t* begin() const { return dims_.data(); }
+    const std::size_t* end() const { return dims_.data() + rank_; }
+    bool operator==(const Shape& other) const { return std::equal(begin(), end(), other.begin(), other.end()); }
 
     Shape prepend(std::size_t dim) const;  // (5, 1) -> (dim, 5, 1)
     Shape drop_front() const;              // (10, 5, 1) -> (5, 1)
@@ -41,7 +46,15 @@ private:
             if (dim < 0) throw Error("Shape: dimensions must be >= 0, got " + std::to_string(dim));
         return static_cast<std::size_t>(dim);
     }
-    std::vector<std::size_t> dims_;
+    template <class It>
+    void assign(It first, It last) {
+        if (static_cast<std::size_t>(last - first) > kMaxRank)
+            throw Error("Shape: at most " + std::to_string(kMaxRank) + " dimensions, got " +
+                        std::to_string(last - first));
+        rank_ = static_cast<std::size_t>(std::copy(first, last, dims_.begin()) - dims_.begin());
+    }
+    std::array<std::size_t, kMaxRank> dims_{};
+    std::size_t rank_ = 0;
 };
 
 std::ostream& operator<<(std::ostream& os, const Shape& shape);
@@ -80,7 +93,7 @@ std::ostream& operator<<(std::ostream& os, const TensorView& view);
 // Owns 64-byte-aligned, row-major float32 storage.
 class Tensor {
 public:
-    Tensor() = default;
+    Tensor() = default;            // empty: shape (0,)
     explicit Tensor(Shape shape);  // zero-filled
     // Tensor({10, 5, 1}): zero-filled, with the shape written out.
     explicit Tensor(std::initializer_list<std::size_t> shape) : Tensor(Shape(std::vector<std::size_t>(shape))) {}
@@ -120,7 +133,7 @@ private:
     struct AlignedFree {
         void operator()(float* p) const;
     };
-    Shape shape_;
+    Shape shape_{std::size_t{0}};
     std::unique_ptr<float[], AlignedFree> data_;
 };
 

@@ -49,6 +49,11 @@ void Optimizer::reset() {
     state_.clear();
 }
 
+void Optimizer::set_state(std::span<const float> state, std::size_t iterations) {
+    state_.assign(state.begin(), state.end());
+    iterations_ = iterations;
+}
+
 // As Keras: clipnorm rescales each variable's gradient to at most that norm, global_clipnorm
 // all of them together; clipvalue then clamps every element.
 void Optimizer::clip(std::span<float> grads, std::span<const std::size_t> variable_sizes) const {

@@ -14,19 +14,25 @@ namespace recur {
 
 std::size_t Shape::elements() const {
     std::size_t n = 1;
-    for (std::size_t d : dims_) n *= d;
+    for (std::size_t d : *this) n *= d;
     return n;
+}
+
+std::size_t Shape::operator[](std::size_t axis) const {
+    if (axis >= rank_)
+        throw Error("Shape: axis " + std::to_string(axis) + " is out of range for shape " + str());
+    return dims_[axis];
 }
 
 Shape Shape::prepend(std::size_t dim) const {
     std::vector<std::size_t> dims{dim};
-    dims.insert(dims.end(), dims_.begin(), dims_.end());
-    return Shape(std::move(dims));
+    dims.insert(dims.end(), begin(), end());
+    return Shape(dims);
 }
 
 Shape Shape::drop_front() const {
-    if (dims_.empty()) throw Error("Shape::drop_front: the shape () has no axis to drop");
-    return Shape(std::vector<std::size_t>(dims_.begin() + 1, dims_.end()));
+    if (rank_ == 0) throw Error("Shape::drop_front: the shape () has no axis to drop");
+    return Shape(std::vector<std::size_t>(begin() + 1, end()));
 }
 
 namespace {
@@ -39,13 +45,13 @@ std::string tuple_string(const std::vector<std::string>& items) {
 
 std::string Shape::str() const {
     std::vector<std::string> items;
-    for (std::size_t d : dims_) items.push_back(std::to_string(d));
+    for (std::size_t d : *this) items.push_back(std::to_string(d));
     return tuple_string(items);
 }
 
 std::string Shape::str_with_batch() const {
     std::vector<std::string> items{"None"};
-    for (std::size_t d : dims_) items.push_back(std::to_string(d));
+    for (std::size_t d : *this) items.push_back(std::to_string(d));
     return tuple_string(items);
 }
 

@@ -1,0 +1,147 @@
+#include <recur/data.hpp>
+#include <recur/error.hpp>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+namespace recur {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool blank(std::string_view s) { return trim(s).empty(); }
+
+}  // namespace
+
+CsvTable parse_csv(std::string_view text, std::string source) {
+    const std::string where = "read_csv: '" + source + "'";
+    // Excel starts its UTF-8 files with a byte-order mark; it is not part of the first name.
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+
+    CsvTable table;
+    table.path_ = std::move(source);
+    std::vector<std::string> record;
+    std::string field;
+    bool quoted = false;       // the current field was opened with a quote
+    bool in_quotes = false;    // inside it now
+    std::size_t line = 1;      // the line being read
+    std::size_t record_line = 1, quote_line = 1;
+
+    const auto end_field = [&] {
+        record.push_back(quoted ? field : std::string(trim(field)));
+        field.clear();
+        quoted = false;
+    };
+    const auto end_record = [&] {
+        const bool was_quoted = quoted;  // "" alone is an empty cell, not a blank line
+        end_field();
+        const bool blank_line = record.size() == 1 && record[0].empty() && !was_quoted;
+        if (!blank_line) {
+            if (table.columns_.empty()) {
+                std::set<std::string> seen;
+                for (const std::string& name : record)
+                    if (!seen.insert(name).second)
+                        throw Error(where + " line " + std::to_string(record_line) + ": the header names column '" +
+                                    name + "' twice; expected unique column names");
+                table.columns_ = std::move(record);
+            } else {
+                if (record.size() != table.columns_.size())
+                    throw Error(where + " line " + std::to_string(record_line) + ": expected " +
+                                std::to_string(table.columns_.size()) + " fields (as in the header), found " +
+                                std::to_string(record.size()));
+                std::move(record.begin(), record.end(), std::back_inserter(table.cells_));
+                table.lines_.push_back(record_line);
+            }
+        }
+        record.clear();
+        record_line = line + 1;
+    };
+
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_quotes) {
+            if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+                field += '"';
+                ++i;
+            } else if (c == '"') {
+                in_quotes = false;
+            } else {
+                if (c == '\n') ++line;
+                field += c;
+            }
+        } else if (c == ',') {
+            end_field();
+        } else if (c == '\n' || c == '\r') {
+            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;  // CRLF is one line end
+            end_record();
+            ++line;
+        } else if (quoted) {  // after the closing quote only spaces may come before the separator
+            if (c != ' ' && c != '\t')
+                throw Error(where + " line " + std::to_string(line) + ": expected ',' or a line end after a quoted field, found '" +
+                            std::string(1, c) + "'");
+        } else if (c == '"' && blank(field)) {
+            field.clear();
+            quoted = in_quotes = true;
+            quote_line = line;
+        } else {
+            field += c;  // a quote inside an unquoted field is taken literally, as pandas does
+        }
+    }
+    if (in_quotes)
+        throw Error(where + " line " + std::to_string(quote_line) +
+                    ": a quoted field is not closed; expected a closing '\"' before the end of the file");
+    if (!field.empty() || quoted || !record.empty()) end_record();  // no line end after the last row
+    if (table.columns_.empty()) throw Error(where + " is empty: expected a header row of column names, found no lines");
+    return table;
+}
+
+CsvTable read_csv(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw Error("read_csv: '" + path + "' is a directory; expected a CSV file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error("read_csv: '" + path + "' cannot be opened: " + std::strerror(errno));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error("read_csv: '" + path + "' cannot be read: " + std::strerror(errno));
+    return parse_csv(text, path);
+}
+
+std::vector<float> CsvTable::column(std::string_view name) const {
+    std::size_t index = 0;
+    while (index < columns_.size() && columns_[index] != name) ++index;
+    if (index == columns_.size()) {
+        std::string available;
+        for (const std::string& column : columns_) available += (available.empty() ? "'" : ", '") + column + "'";
+        throw Error("CsvTable::column: '" + path_ + "' has no column '" + std::string(name) + "'; its columns are " +
+                    available);
+    }
+    std::vector<float> values(rows());
+    for (std::size_t row = 0; row < rows(); ++row) {
+        std::string_view cell = trim(cells_[row * columns_.size() + index]);
+        const std::string shown(cell);
+        if (cell.starts_with('+')) cell.remove_prefix(1);  // from_chars takes no '+'
+        float value = 0.0f;
+        const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+        // Not a number, trailing text, out of float's range, NaN or inf: training on it
+        // would poison every weight, so say where it is.
+        if (cell.empty() || ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(value))
+            throw Error("CsvTable::column: '" + path_ + "' line " + std::to_string(lines_[row]) + ", column '" +
+                        std::string(name) + "': expected a finite number, found " +
+                        (shown.empty() ? std::string("an empty cell") : "'" + shown + "'"));
+        values[row] = value;
+    }
+    return values;
+}
+
+}  // namespace recur

@@ -1,0 +1,219 @@
+// Model files: safetensors with the weights named as Keras names them ("simple_rnn/kernel")
+// and, in the metadata, the architecture and compile settings as JSON text. A checkpoint adds
+// the optimizer's flat state, the epochs done and the random generator's state.
+#include <recur/io.hpp>
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors.hpp"
+#include "model/sequential_impl.hpp"
+#include "random.hpp"
+
+namespace recur {
+
+namespace {
+
+using nlohmann::json;
+constexpr int kFormatVersion = 1;
+
+json layer_config(const Layer& layer) {
+    if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer))
+        return {{"type", "SimpleRNN"},          {"name", rnn->name()},
+                {"units", rnn->units()},        {"activation", activation_name(rnn->activation())},
+                {"use_bias", rnn->use_bias()},  {"return_sequences", rnn->return_sequences()},
+                {"go_backwards", rnn->go_backwards()}, {"input_shape", rnn->input_shape().dims()}};
+    if (const auto* dense = dynamic_cast<const Dense*>(&layer))
+        return {{"type", "Dense"},          {"name", dense->name()},
+                {"units", dense->units()},  {"activation", activation_name(dense->activation())},
+                {"use_bias", dense->use_bias()}, {"input_shape", dense->input_shape().dims()}};
+    throw Error(std::string("Sequential::save: layer type ") + layer.type_name() + " cannot be saved");
+}
+
+json optimizer_config(const Optimizer& opt) {
+    json config{{"name", opt.name()},
+                {"learning_rate", opt.learning_rate()},
+                {"clipnorm", opt.clipnorm()},
+                {"global_clipnorm", opt.global_clipnorm()},
+                {"clipvalue", opt.clipvalue()}};
+    if (const auto* sgd = dynamic_cast<const SGD*>(&opt)) {
+        config["momentum"] = sgd->momentum();
+        config["nesterov"] = sgd->nesterov();
+    } else if (const auto* adam = dynamic_cast<const Adam*>(&opt)) {
+        config["beta_1"] = adam->beta_1();
+        config["beta_2"] = adam->beta_2();
+        config["epsilon"] = adam->epsilon();
+    } else if (const auto* rms = dynamic_cast<const RMSprop*>(&opt)) {
+        config["rho"] = rms->rho();
+        config["epsilon"] = rms->epsilon();
+    }
+    return config;
+}
+
+json loss_config(const Loss& loss) {
+    json config{{"name", loss.name()}};
+    if (const auto* huber = dynamic_cast<const Huber*>(&loss)) config["delta"] = huber->delta();
+    return config;
+}
+
+std::map<std::string, std::string> model_metadata(const Sequential& model) {
+    json layers = json::array();
+    for (const auto& layer : model.layers()) layers.push_back(layer_config(*layer));
+    std::map<std::string, std::string> metadata{
+        {"format", "recur"},
+        {"format_version", std::to_string(kFormatVersion)},
+        {"architecture", json{{"name", model.name()}, {"layers", layers}}.dump()}};
+    if (model.compiled())
+        metadata["compile"] = json{{"optimizer", optimizer_config(model.optimizer())}, {"loss", loss_config(model.loss())}}.dump();
+    return metadata;
+}
+
+template <class Setter>
+void optional_setting(const json& config, const char* key, Setter set) {
+    if (config.contains(key) && config[key].get<float>() != 0.0f) set(config[key].get<float>());
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const json& c) {
+    const std::string name = c.at("name");
+    std::unique_ptr<Optimizer> opt;
+    if (name == "SGD") {
+        SGD sgd;
+        sgd.momentum(c.at("momentum")).nesterov(c.at("nesterov")).learning_rate(c.at("learning_rate"));
+        optional_setting(c, "clipnorm", [&](float v) { sgd.clipnorm(v); });
+        optional_setting(c, "global_clipnorm", [&](float v) { sgd.global_clipnorm(v); });
+        optional_setting(c, "clipvalue", [&](float v) { sgd.clipvalue(v); });
+        opt = sgd.clone();
+    } else if (name == "Adam") {
+        Adam adam;
+        adam.beta_1(c.at("beta_1")).beta_2(c.at("beta_2")).epsilon(c.at("epsilon")).learning_rate(c.at("learning_rate"));
+        optional_setting(c, "clipnorm", [&](float v) { adam.clipnorm(v); });
+        optional_setting(c, "global_clipnorm", [&](float v) { adam.global_clipnorm(v); });
+        optional_setting(c, "clipvalue", [&](float v) { adam.clipvalue(v); });
+        opt = adam.clone();
+    } else if (name == "RMSprop") {
+        RMSprop rms;
+        rms.rho(c.at("rho")).epsilon(c.at("epsilon")).learning_rate(c.at("learning_rate"));
+        optional_setting(c, "clipnorm", [&](float v) { rms.clipnorm(v); });
+        optional_setting(c, "global_clipnorm", [&](float v) { rms.global_clipnorm(v); });
+        optional_setting(c, "clipvalue", [&](float v) { rms.clipvalue(v); });
+        opt = rms.clone();
+    } else {
+        throw Error("unknown optimizer \"" + name + "\"");
+    }
+    return opt;
+}
+
+std::unique_ptr<Loss> make_loss(const json& c) {
+    std::unique_ptr<Loss> loss = recur::make_loss(c.at("name").get<std::string>());
+    if (auto* huber = dynamic_cast<Huber*>(loss.get()); huber && c.contains("delta")) huber->delta(c["delta"]);
+    return loss;
+}
+
+std::unique_ptr<Layer> make_layer(const json& c) {
+    const std::string type = c.at("type");
+    const std::vector<std::size_t> input = c.at("input_shape");
+    if (type == "SimpleRNN") {
+        SimpleRNN rnn(c.at("units").get<std::size_t>());
+        rnn.name(c.at("name")).activation(c.at("activation").get<std::string>()).use_bias(c.at("use_bias"));
+        rnn.return_sequences(c.at("return_sequences")).go_backwards(c.at("go_backwards"));
+        if (!input.empty()) rnn.input_shape(Shape(input));
+        return rnn.clone();
+    }
+    if (type == "Dense") {
+        Dense dense(c.at("units").get<std::size_t>());
+        dense.name(c.at("name")).activation(c.at("activation").get<std::string>()).use_bias(c.at("use_bias"));
+        if (!input.empty()) dense.input_shape(Shape(input));
+        return dense.clone();
+    }
+    throw Error("unknown layer type \"" + type + "\"");
+}
+
+void write_model(const Sequential& model, const std::string& path, bool checkpoint) {
+    if (!model.built()) throw Error("Sequential::save: the model has no input shape yet, so it has no weights to save");
+    std::vector<Tensor> weights;  // owned here, written in Keras order
+    std::vector<std::pair<std::string, const Tensor*>> tensors;
+    for (const auto& layer : model.layers()) {
+        const auto names = layer->weight_names();
+        auto values = layer->get_weights();
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            weights.push_back(std::move(values[i]));
+            tensors.emplace_back(layer->name() + "/" + names[i], nullptr);
+        }
+    }
+    auto metadata = model_metadata(model);
+    Tensor optimizer_state;
+    if (checkpoint) {
+        const Optimizer& optimizer = model.optimizer();  // throws unless compiled
+        const auto state = optimizer.state();
+        optimizer_state = Tensor(Shape{state.size()}, std::vector<float>(state.begin(), state.end()));
+        tensors.emplace_back("optimizer/state", &optimizer_state);
+        std::ostringstream generator;
+        generator << detail::generator();
+        metadata["epochs_done"] = std::to_string(model.epochs_done());
+        metadata["optimizer_iterations"] = std::to_string(optimizer.iterations());
+        metadata["generator"] = generator.str();
+    }
+    for (std::size_t i = 0; i < weights.size(); ++i) tensors[i].second = &weights[i];
+    detail::write_safetensors(path, tensors, metadata);
+}
+
+}  // namespace
+
+void Sequential::save(const std::string& path) const { write_model(*this, path, false); }
+void Sequential::save_checkpoint(const std::string& path) const { write_model(*this, path, true); }
+
+Sequential load_model(const std::string& path) {
+    const detail::Safetensors file = detail::read_safetensors(path);
+    auto fail = [&](const std::string& what) -> Error { return Error("load_model: '" + path + "': " + what); };
+    const auto& meta = file.metadata;
+    if (!meta.contains("format") || meta.at("format") != "recur" || !meta.contains("architecture"))
+        throw fail("expected a recur model (metadata \"format\": \"recur\" and an architecture), found none");
+    Sequential model;
+    try {
+        const json architecture = json::parse(meta.at("architecture"));
+        model = Sequential(architecture.at("name").get<std::string>());
+        for (const auto& layer : architecture.at("layers")) model.add(*make_layer(layer));
+        if (meta.contains("compile")) {
+            const json compile = json::parse(meta.at("compile"));
+            model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")));
+        }
+    } catch (const json::exception& e) {
+        throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());
+    } catch (const Error& e) {
+        throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());
+    }
+    if (!model.built()) throw fail("the architecture has no input shape");
+    for (const auto& layer : model.layers()) {
+        std::vector<Tensor> weights;
+        for (const std::string& name : layer->weight_names()) {
+            try {
+                weights.push_back(file.at(layer->name() + "/" + name));
+            } catch (const Error&) {
+                throw fail("expected a tensor named '" + layer->name() + "/" + name + "', found none");
+            }
+        }
+        try {
+            layer->set_weights(weights);
+        } catch (const Error& e) {
+            throw fail(e.what());
+        }
+    }
+    if (meta.contains("epochs_done")) {
+        Sequential::Impl& m = *model.impl_;
+        if (!m.optimizer) throw fail("a checkpoint must hold compile settings");
+        try {
+            const Tensor& state = file.at("optimizer/state");
+            m.optimizer->set_state({state.data(), state.size()}, std::stoull(meta.at("optimizer_iterations")));
+            m.epochs_done = std::stoull(meta.at("epochs_done"));
+            std::istringstream generator(meta.at("generator"));
+            generator >> detail::generator();
+            if (!generator) throw fail("the generator state is malformed");
+        } catch (const std::logic_error&) {
+            throw fail("the checkpoint's optimizer state or counters are malformed");
+        }
+    }
+    return model;
+}
+
+}  // namespace recur
