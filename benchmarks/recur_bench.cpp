@@ -49,24 +49,26 @@ BENCHMARK(FmaPeak)->Iterations(1);
 void RnnStepForward(benchmark::State& state) {
     const std::size_t B = state.range(0), H = state.range(1);
     auto a = random_vector(B * H, 1), h = random_vector(B * H, 2), u = random_vector(H * H, 3);
-    std::vector<float> out(B * H);
+    std::vector<float> out(B * H), u_packed(recur::kernels::packed_floats(H, H));
     const auto& k = recur::kernels::active();
+    k.pack(u_packed.data(), u.data(), H, H, false);  // once per optimizer step in training
     for (auto _ : state) {
-        k.rnn_step_forward(out.data(), a.data(), h.data(), u.data(), B, H, recur::kernels::Act::tanh);
+        k.rnn_step_forward_packed(out.data(), a.data(), h.data(), u_packed.data(), B, H, recur::kernels::Act::tanh);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * B * H * H);
 }
-BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
+BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024})->Args({8, 512})->Args({16, 512})->Args({32, 512})->Args({16, 1024})->Args({32, 1024})->Args({64, 1024})->Args({16,128});
 
 void RnnStepBackward(benchmark::State& state) {
     const std::size_t B = state.range(0), H = state.range(1);
-    auto dh = random_vector(B * H, 1), next = random_vector(B * H, 2), ut = random_vector(H * H, 3),
+    auto dh = random_vector(B * H, 1), next = random_vector(B * H, 2), u = random_vector(H * H, 3),
          h = random_vector(B * H, 4);
-    std::vector<float> out(B * H);
+    std::vector<float> out(B * H), ut_packed(recur::kernels::packed_floats(H, H));
     const auto& k = recur::kernels::active();
+    k.pack(ut_packed.data(), u.data(), H, H, true);
     for (auto _ : state) {
-        k.rnn_step_backward(out.data(), dh.data(), next.data(), ut.data(), h.data(), B, H, recur::kernels::Act::tanh);
+        k.rnn_step_backward(out.data(), dh.data(), next.data(), ut_packed.data(), h.data(), B, H, recur::kernels::Act::tanh);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * B * H * H);
@@ -77,10 +79,11 @@ BENCHMARK(RnnStepBackward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Ar
 void InputProjection(benchmark::State& state) {
     const std::size_t rows = state.range(0), D = state.range(1), H = state.range(2);
     auto x = random_vector(rows * D, 1), w = random_vector(D * H, 2), b = random_vector(H, 3);
-    std::vector<float> out(rows * H);
+    std::vector<float> out(rows * H), w_packed(recur::kernels::packed_floats(D, H));
     const auto& k = recur::kernels::active();
+    k.pack(w_packed.data(), w.data(), D, H, false);
     for (auto _ : state) {
-        k.linear_forward(out.data(), x.data(), w.data(), b.data(), rows, D, H);
+        k.linear_forward_packed(out.data(), x.data(), w_packed.data(), b.data(), rows, D, H);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * rows * D * H);

@@ -69,6 +69,10 @@ private:
     friend struct detail::LayerAccess;
     // The per-sample input ranks the layer takes (SimpleRNN: 2, 2; Dense: 1, 2).
     virtual std::pair<std::size_t, std::size_t> input_ranks() const = 0;
+    // Steps per sample when the input is a sequence (kept time-major inside), else 1.
+    virtual std::size_t input_timesteps() const { return input_shape_.rank() == 2 ? input_shape_[0] : 1; }
+    // Checks the values of a batch given to the first layer (Embedding: valid ids).
+    virtual void check_input(const Tensor&, const char*) const {}
     virtual Shape compute_output_shape(const Shape& input) const = 0;
     virtual std::vector<WeightSpec> weight_specs(const Shape& input) const = 0;
     virtual void initialize(float* weights) const = 0;
@@ -161,6 +165,40 @@ private:
     std::size_t units_;
     Activation activation_ = Activation::linear;
     bool use_bias_ = true;
+};
+
+// Integer ids in, learned vectors out, as Keras's Embedding: (N, T) ids -> (N, T, output_dim).
+// Ids are given as floats holding whole numbers in [0, input_dim); the weight "embeddings"
+// (input_dim, output_dim) starts uniform in [-0.05, 0.05]. It can only be a model's first layer.
+class Embedding : public Layer {
+public:
+    Embedding(std::size_t input_dim, std::size_t output_dim);
+
+    Embedding& input_shape(Shape timesteps);  // (T,): Keras's input_length
+    Embedding& name(std::string name);
+    using Layer::name;
+    using Layer::input_shape;
+
+    std::size_t input_dim() const { return input_dim_; }
+    std::size_t output_dim() const { return output_dim_; }
+
+    Tensor operator()(const Tensor& ids);
+
+    const char* type_name() const override { return "Embedding"; }
+    std::unique_ptr<Layer> clone() const override;
+
+private:
+    std::pair<std::size_t, std::size_t> input_ranks() const override;
+    std::size_t input_timesteps() const override;
+    void check_input(const Tensor& ids, const char* call) const override;
+    Shape compute_output_shape(const Shape& input) const override;
+    std::vector<WeightSpec> weight_specs(const Shape& input) const override;
+    void initialize(float* weights) const override;
+    std::size_t workspace_floats(std::size_t batch) const override;
+    void forward(detail::LayerPass& pass) const override;
+    void backward(detail::LayerPass& pass) const override;
+
+    std::size_t input_dim_, output_dim_;
 };
 
 }  // namespace recur

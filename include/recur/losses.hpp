@@ -1,7 +1,11 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string_view>
+
+#include "layers.hpp"
+#include "tensor.hpp"
 
 namespace recur {
 
@@ -16,6 +20,20 @@ public:
     // Returns the loss; writes d loss / d y_pred into grad unless grad is null.
     virtual float compute(const float* y_pred, const float* y_true, float* grad,
                           std::size_t rows, std::size_t features) const = 0;
+
+    // Target values per output row: the output's features, or 1 for integer class labels.
+    virtual std::size_t target_features(std::size_t output_features) const { return output_features; }
+    // Checks targets before training (e.g. labels in range); throws recur::Error naming `call`.
+    virtual void check_targets(const Tensor& y, std::size_t output_features, const char* call) const;
+
+    // The output activation this loss can fold into its gradient (softmax for the categorical
+    // crossentropies, sigmoid for the binary one), when it takes probabilities.
+    virtual std::optional<Activation> fused_activation() const { return std::nullopt; }
+    // compute() for a model that ends in fused_activation(): `probabilities` are that
+    // activation's output and grad receives d loss / d its input, p - y, which stays exact
+    // where going through the activation's Jacobian would lose digits.
+    virtual float compute_fused(const float* probabilities, const float* y_true, float* grad,
+                                std::size_t rows, std::size_t features) const;
 };
 
 class MSE : public Loss {
@@ -48,7 +66,58 @@ private:
     float delta_ = 1.0f;
 };
 
-// "mse" / "mean_squared_error", "mae" / "mean_absolute_error", "huber" / "huber_loss".
+// Crossentropy over classes, for a softmax output (or logits with from_logits(true)). Keras
+// clips probabilities to [1e-7, 1 - 1e-7] before the log.
+template <class Derived>
+class CrossentropyBase : public Loss {
+public:
+    Derived& from_logits(bool on) { from_logits_ = on; return static_cast<Derived&>(*this); }
+    bool from_logits() const { return from_logits_; }
+    std::unique_ptr<Loss> clone() const override {
+        return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+    }
+
+protected:
+    bool from_logits_ = false;
+};
+
+// Targets are integer class labels, one per output row: y (N,) for output (N, classes).
+class SparseCategoricalCrossentropy : public CrossentropyBase<SparseCategoricalCrossentropy> {
+public:
+    const char* name() const override { return "sparse_categorical_crossentropy"; }
+    float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
+                  std::size_t features) const override;
+    std::size_t target_features(std::size_t) const override { return 1; }
+    void check_targets(const Tensor& y, std::size_t output_features, const char* call) const override;
+    std::optional<Activation> fused_activation() const override;
+    float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
+                        std::size_t features) const override;
+};
+
+// Targets are one-hot (or any probability) vectors shaped like the output.
+class CategoricalCrossentropy : public CrossentropyBase<CategoricalCrossentropy> {
+public:
+    const char* name() const override { return "categorical_crossentropy"; }
+    float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
+                  std::size_t features) const override;
+    std::optional<Activation> fused_activation() const override;
+    float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
+                        std::size_t features) const override;
+};
+
+// Independent yes/no targets in [0, 1], for a sigmoid output (or logits with from_logits(true)).
+class BinaryCrossentropy : public CrossentropyBase<BinaryCrossentropy> {
+public:
+    const char* name() const override { return "binary_crossentropy"; }
+    float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
+                  std::size_t features) const override;
+    std::optional<Activation> fused_activation() const override;
+    float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
+                        std::size_t features) const override;
+};
+
+// "mse" / "mean_squared_error", "mae" / "mean_absolute_error", "huber" / "huber_loss",
+// "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy".
 std::unique_ptr<Loss> make_loss(std::string_view name);
 
 }  // namespace recur

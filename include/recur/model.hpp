@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,8 @@ private:
 struct History {
     std::vector<float> loss;
     std::vector<float> val_loss;
+    // The compiled metrics by name, and "val_" + name for validation: metrics["accuracy"].
+    std::map<std::string, std::vector<float>> metrics;
 };
 
 // A plain stack of layers, each feeding the next. Not copyable (a model owns its buffers);
@@ -78,10 +81,11 @@ public:
     // Adds a copy of the layer; its input shape must agree with the previous output.
     void add(const Layer& layer);
 
-    void compile(const Optimizer& optimizer, const Loss& loss);
-    void compile(std::string_view optimizer, std::string_view loss);
-    void compile(const Optimizer& optimizer, std::string_view loss);
-    void compile(std::string_view optimizer, const Loss& loss);
+    // metrics: "accuracy" (resolved from the loss, as Keras does) and "mae".
+    void compile(const Optimizer& optimizer, const Loss& loss, const std::vector<std::string>& metrics = {});
+    void compile(std::string_view optimizer, std::string_view loss, const std::vector<std::string>& metrics = {});
+    void compile(const Optimizer& optimizer, std::string_view loss, const std::vector<std::string>& metrics = {});
+    void compile(std::string_view optimizer, const Loss& loss, const std::vector<std::string>& metrics = {});
 
     // Keras's table: Layer (type) / Output Shape / Param #, then the totals.
     void summary(std::ostream& os = std::cout) const;
@@ -89,6 +93,8 @@ public:
     History fit(const Tensor& x, const Tensor& y, const FitOptions& options = FitOptions());
     // The mean loss over x, batch by batch.
     float evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
+    // The loss and every compiled metric: {"loss": ..., "accuracy": ...} (Keras's return_dict).
+    std::map<std::string, float> evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
     Tensor predict(const Tensor& x, std::size_t batch_size = 32) const;
     // One optimizer step on the whole given batch; returns its loss before the step.
     float train_on_batch(const Tensor& x, const Tensor& y);
@@ -116,6 +122,7 @@ public:
     Shape output_shape() const;  // per sample
     const Optimizer& optimizer() const;
     const Loss& loss() const;
+    std::vector<std::string> metrics_names() const;  // "loss" first, as Keras lists them
 
 private:
     friend Sequential load_model(const std::string& path);

@@ -20,8 +20,8 @@ public:
     Stream& operator=(Stream&&) noexcept;
     ~Stream();
 
-    // x_t holds batch x features floats, row-major. The view stays valid until the next
-    // step or reset.
+    // x_t holds batch x features floats, row-major (batch ids for a model that starts with an
+    // Embedding; they are not checked here). The view stays valid until the next step or reset.
     TensorView step(const float* x_t);
     // Back to the start of the sequences: every hidden state to zero.
     void reset();

@@ -28,6 +28,12 @@ json layer_config(const Layer& layer) {
         return {{"type", "Dense"},          {"name", dense->name()},
                 {"units", dense->units()},  {"activation", activation_name(dense->activation())},
                 {"use_bias", dense->use_bias()}, {"input_shape", dense->input_shape().dims()}};
+    if (const auto* embedding = dynamic_cast<const Embedding*>(&layer))
+        return {{"type", "Embedding"},
+                {"name", embedding->name()},
+                {"input_dim", embedding->input_dim()},
+                {"output_dim", embedding->output_dim()},
+                {"input_shape", embedding->input_shape().dims()}};
     throw Error(std::string("Sequential::save: layer type ") + layer.type_name() + " cannot be saved");
 }
 
@@ -54,6 +60,10 @@ json optimizer_config(const Optimizer& opt) {
 json loss_config(const Loss& loss) {
     json config{{"name", loss.name()}};
     if (const auto* huber = dynamic_cast<const Huber*>(&loss)) config["delta"] = huber->delta();
+    if (const auto* sparse = dynamic_cast<const SparseCategoricalCrossentropy*>(&loss)) config["from_logits"] = sparse->from_logits();
+    if (const auto* categorical = dynamic_cast<const CategoricalCrossentropy*>(&loss))
+        config["from_logits"] = categorical->from_logits();
+    if (const auto* binary = dynamic_cast<const BinaryCrossentropy*>(&loss)) config["from_logits"] = binary->from_logits();
     return config;
 }
 
@@ -65,7 +75,13 @@ std::map<std::string, std::string> model_metadata(const Sequential& model) {
         {"format_version", std::to_string(kFormatVersion)},
         {"architecture", json{{"name", model.name()}, {"layers", layers}}.dump()}};
     if (model.compiled())
-        metadata["compile"] = json{{"optimizer", optimizer_config(model.optimizer())}, {"loss", loss_config(model.loss())}}.dump();
+    {
+        const auto names = model.metrics_names();  // "loss" first
+        metadata["compile"] = json{{"optimizer", optimizer_config(model.optimizer())},
+                                   {"loss", loss_config(model.loss())},
+                                   {"metrics", std::vector<std::string>(names.begin() + 1, names.end())}}
+                                  .dump();
+    }
     return metadata;
 }
 
@@ -107,6 +123,10 @@ std::unique_ptr<Optimizer> make_optimizer(const json& c) {
 std::unique_ptr<Loss> make_loss(const json& c) {
     std::unique_ptr<Loss> loss = recur::make_loss(c.at("name").get<std::string>());
     if (auto* huber = dynamic_cast<Huber*>(loss.get()); huber && c.contains("delta")) huber->delta(c["delta"]);
+    const bool logits = c.value("from_logits", false);
+    if (auto* sparse = dynamic_cast<SparseCategoricalCrossentropy*>(loss.get())) sparse->from_logits(logits);
+    if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get())) categorical->from_logits(logits);
+    if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(logits);
     return loss;
 }
 
@@ -125,6 +145,12 @@ std::unique_ptr<Layer> make_layer(const json& c) {
         dense.name(c.at("name")).activation(c.at("activation").get<std::string>()).use_bias(c.at("use_bias"));
         if (!input.empty()) dense.input_shape(Shape(input));
         return dense.clone();
+    }
+    if (type == "Embedding") {
+        Embedding embedding(c.at("input_dim").get<std::size_t>(), c.at("output_dim").get<std::size_t>());
+        embedding.name(c.at("name"));
+        if (!input.empty()) embedding.input_shape(Shape(input));
+        return embedding.clone();
     }
     throw Error("unknown layer type \"" + type + "\"");
 }
@@ -176,7 +202,8 @@ Sequential load_model(const std::string& path) {
         for (const auto& layer : architecture.at("layers")) model.add(*make_layer(layer));
         if (meta.contains("compile")) {
             const json compile = json::parse(meta.at("compile"));
-            model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")));
+            model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")),
+                          compile.value("metrics", std::vector<std::string>{}));
         }
     } catch (const json::exception& e) {
         throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());

@@ -13,16 +13,28 @@ enum class Act { linear, tanh, relu, sigmoid };
 struct Table {
     const char* isa;  // "avx512", "avx2", "sse2", "reference"
 
+    // Lays out the k x n matrix B (b holds B, or B^T when `transposed`) as the column panels
+    // this table's product kernels stream through, in packed_floats(k, n) floats. Weights are
+    // packed once per use of a weight value, not once per product.
+    void (*pack)(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed);
+
     // out[rows x n] = in[rows x k] w[k x n] + bias[n] (bias may be null).
     void (*linear_forward)(float* out, const float* in, const float* w, const float* bias,
                            std::size_t rows, std::size_t k, std::size_t n);
+    // The same with w packed by `pack`.
+    void (*linear_forward_packed)(float* out, const float* in, const float* w_packed,
+                                  const float* bias, std::size_t rows, std::size_t k, std::size_t n);
     // The fused recurrence step: h[rows x n] = act(a + h_prev[rows x n] u[n x n]).
     void (*rnn_step_forward)(float* h, const float* a, const float* h_prev, const float* u,
                              std::size_t rows, std::size_t n, Act act);
-    // Its backward: da = (dh + da_next ut) * act'(h), with ut = u^T and act' computed from
-    // the step's output h. dh or da_next may be null (read as zero).
-    void (*rnn_step_backward)(float* da, const float* dh, const float* da_next, const float* ut,
-                              const float* h, std::size_t rows, std::size_t n, Act act);
+    // The same with u packed by `pack`.
+    void (*rnn_step_forward_packed)(float* h, const float* a, const float* h_prev,
+                                    const float* u_packed, std::size_t rows, std::size_t n, Act act);
+    // Its backward: da = (dh + da_next u^T) * act'(h), with u^T packed by `pack` (transposed)
+    // and act' computed from the step's output h. dh or da_next may be null (read as zero).
+    void (*rnn_step_backward)(float* da, const float* dh, const float* da_next,
+                              const float* ut_packed, const float* h, std::size_t rows,
+                              std::size_t n, Act act);
     // Weight-gradient shape: out[m x n] = a[rows x m]^T b[rows x n], with leading dimensions,
     // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout.
     void (*matmul_tn)(float* out, const float* a, const float* b, std::size_t rows,
@@ -52,11 +64,9 @@ struct Table {
                            float rho, float eps);
 };
 
-// out[cols x rows] = in[rows x cols]; used once per step on weights, never in a time loop.
-inline void transpose(float* out, const float* in, std::size_t rows, std::size_t cols) {
-    for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t c = 0; c < cols; ++c) out[c * rows + r] = in[r * cols + c];
-}
+// Floats that Table::pack writes for a k x n matrix, on any table: panels are padded to
+// whole vectors, and no vector is wider than 16 floats.
+inline std::size_t packed_floats(std::size_t k, std::size_t n) { return k * ((n + 15) / 16 * 16); }
 
 // The plain scalar oracle.
 const Table& reference();

@@ -29,6 +29,12 @@ double derivative_from_output(Act act, double y) {
     return 1.0;
 }
 
+// The oracle's packed layout is the plain row-major one.
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+    for (std::size_t p = 0; p < k; ++p)
+        for (std::size_t j = 0; j < n; ++j) packed[p * n + j] = transposed ? b[j * k + p] : b[p * n + j];
+}
+
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
                     std::size_t rows, std::size_t k, std::size_t n) {
     for (std::size_t i = 0; i < rows; ++i)
@@ -49,13 +55,13 @@ void rnn_step_forward(float* h, const float* a, const float* h_prev, const float
         }
 }
 
-void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut,
+void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut_packed,
                        const float* h, std::size_t rows, std::size_t n, Act act) {
     for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < n; ++j) {
             double sum = dh ? dh[i * n + j] : 0.0;
             if (da_next)
-                for (std::size_t p = 0; p < n; ++p) sum += double(da_next[i * n + p]) * ut[p * n + j];
+                for (std::size_t p = 0; p < n; ++p) sum += double(da_next[i * n + p]) * ut_packed[p * n + j];
             da[i * n + j] = float(sum * derivative_from_output(act, h[i * n + j]));
         }
 }
@@ -138,10 +144,21 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
 }  // namespace
 
 const Table& reference() {
-    static const Table table{"reference",       linear_forward,     rnn_step_forward,
-                             rnn_step_backward, matmul_tn,          column_sums,
-                             activation_forward, activation_backward, softmax_forward,
-                             softmax_backward,  sgd_update,         adam_update,
+    static const Table table{"reference",
+                             pack,
+                             linear_forward,
+                             linear_forward,  // packed is plain here
+                             rnn_step_forward,
+                             rnn_step_forward,
+                             rnn_step_backward,
+                             matmul_tn,
+                             column_sums,
+                             activation_forward,
+                             activation_backward,
+                             softmax_forward,
+                             softmax_backward,
+                             sgd_update,
+                             adam_update,
                              rmsprop_update};
     return table;
 }

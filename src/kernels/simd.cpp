@@ -2,30 +2,32 @@
 // RECUR_ISA_AVX512, RECUR_ISA_AVX2 or RECUR_ISA_SSE2 picks the xsimd architecture and the
 // namespace its table lives in; dispatch.cpp chooses among the tables at start-up.
 //
-// Every matrix product is the same register-blocked micro-kernel: a tile of R rows by NV
+// Every matrix product is the same register-blocked micro-kernel: a tile of MR rows by NV
 // vectors of output columns stays in registers while the inner loop broadcasts one element
-// of the left matrix and FMAs it across the right matrix's row (no horizontal reductions).
-// Each output element is always the same sequence of FMAs in k order, whatever the tile,
-// so splitting rows among threads cannot change a single bit of the result.
+// of the left matrix and FMAs it across a row of the right one (no horizontal reductions).
+// The right matrix is read as column panels NV vectors wide, each stored k-major so that
+// the inner loop streams one contiguous block; the k loop runs in blocks of KC rows, small
+// enough that a block of a panel stays in L1 while every row tile passes over it.
+// Each output element is always the same sequence of FMAs in k order, whatever tile, panel
+// or block it falls in, so splitting rows or columns among threads cannot change a bit.
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include "kernels.hpp"
 
 #if defined(RECUR_ISA_AVX512)
 #define RECUR_ISA_NAME avx512
 using Arch = xsimd::avx512f;
-#define RECUR_SCALAR_FMA 1
 #elif defined(RECUR_ISA_AVX2)
 #define RECUR_ISA_NAME avx2
 using Arch = xsimd::fma3<xsimd::avx2>;
-#define RECUR_SCALAR_FMA 1
 #elif defined(RECUR_ISA_SSE2)
 #define RECUR_ISA_NAME sse2
 using Arch = xsimd::sse2;
-#define RECUR_SCALAR_FMA 0
 #else
 #error "define RECUR_ISA_AVX512, RECUR_ISA_AVX2 or RECUR_ISA_SSE2"
 #endif
@@ -38,8 +40,20 @@ namespace {
 using Vec = xsimd::batch<float, Arch>;
 constexpr std::size_t W = Vec::size;
 
-// One interface over a SIMD vector and a single float, so that column tails run the same
-// template as full vectors. The scalar fma matches the vector one (fused where FMA exists).
+// The register tile: MR x NV accumulators, NV vectors of the right matrix and one broadcast
+// must fit in the register file (32 vectors with AVX-512, 16 otherwise).
+#if defined(RECUR_ISA_AVX512)
+constexpr std::size_t MR = 8, NV = 3;
+#else
+constexpr std::size_t MR = 4, NV = 3;
+#endif
+constexpr std::size_t NR = NV * W;  // panel width in floats
+constexpr std::size_t KC = 128;     // rows of a panel block: KC x NR floats stay in L1
+
+constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
+
+// One interface over a SIMD vector and a single float, so that elementwise tails run the
+// same template as full vectors.
 template <class V>
 V load(const float* p) {
     if constexpr (std::is_same_v<V, float>) return *p;
@@ -47,16 +61,80 @@ V load(const float* p) {
 }
 inline void store(float* p, float v) { *p = v; }
 inline void store(float* p, Vec v) { v.store_unaligned(p); }
-inline float fmadd(float a, float b, float c) {
-#if RECUR_SCALAR_FMA
-    return std::fma(a, b, c);
+
+// The first `count` lanes (1..W) of a vector at p; the other lanes read as zero and are
+// never written, so a matrix's last columns need no scalar loop.
+inline Vec load_first(const float* p, std::size_t count) {
+    if (count == W) return Vec::load_unaligned(p);
+#if defined(RECUR_ISA_AVX512)
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
+#elif defined(RECUR_ISA_AVX2)
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                                                    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 #else
-    return a * b + c;
+    alignas(16) float lanes[W];
+    for (std::size_t i = 0; i < W; ++i) lanes[i] = i < count ? p[i] : 0.0f;
+    return Vec::load_aligned(lanes);
 #endif
 }
-inline Vec fmadd(Vec a, Vec b, Vec c) { return xsimd::fma(a, b, c); }
+inline void store_first(float* p, Vec v, std::size_t count) {
+    if (count == W) return v.store_unaligned(p);
+#if defined(RECUR_ISA_AVX512)
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), v);
+#elif defined(RECUR_ISA_AVX2)
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v);
+#else
+    alignas(16) float lanes[W];
+    v.store_aligned(lanes);
+    for (std::size_t i = 0; i < count; ++i) p[i] = lanes[i];
+#endif
+}
+
+// a * b + c, fused where the instruction set has FMA. xsimd 8 has no AVX-512 fma (its
+// generic one is a multiply and an add), so that one is called directly.
+inline Vec fmadd(Vec a, Vec b, Vec c) {
+#if defined(RECUR_ISA_AVX512)
+    return _mm512_fmadd_ps(a, b, c);
+#else
+    return xsimd::fma(a, b, c);
+#endif
+}
+
+// e^x for x in [-87, 0], after Cephes's expf: x = n ln2 + r with |r| <= ln2 / 2, e^r by a
+// polynomial, 2^n put straight into the exponent bits.
+inline Vec exp_nonpositive(Vec x) {
+    using Int = xsimd::batch<std::int32_t, Arch>;
+    const Vec shifter(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer, kept in the low bits
+    const Vec k = fmadd(x, Vec(1.44269504088896341f), shifter);
+    const Vec n = k - shifter;
+    const Vec r = fmadd(n, Vec(2.12194440e-4f), fmadd(n, Vec(-0.693359375f), x));
+    Vec p(1.9875691500e-4f);
+    p = fmadd(p, r, Vec(1.3981999507e-3f));
+    p = fmadd(p, r, Vec(8.3334519073e-3f));
+    p = fmadd(p, r, Vec(4.1665795894e-2f));
+    p = fmadd(p, r, Vec(1.6666665459e-1f));
+    p = fmadd(p, r, Vec(5.0000001201e-1f));
+    const Vec e = fmadd(p, r * r, r + Vec(1.0f));
+    const Int two_to_n = (xsimd::bitwise_cast<Int>(k) << 23) + Int(127 << 23);
+    return e * xsimd::bitwise_cast<Vec>(two_to_n);
+}
+
 inline float tanh_of(float x) { return std::tanh(x); }
-inline Vec tanh_of(Vec x) { return xsimd::tanh(x); }
+// tanh within a few ulp, with no branch: an odd polynomial below |x| = 0.625 (Cephes's, as in
+// xsimd), where 1 - e would cancel; (1 - e) / (1 + e) with e = exp(-2|x|) above it.
+inline Vec tanh_of(Vec x) {
+    const Vec ax = xsimd::abs(x), x2 = ax * ax;
+    Vec p(-5.70498872745e-3f);
+    p = fmadd(p, x2, Vec(2.06390887954e-2f));
+    p = fmadd(p, x2, Vec(-5.37397155531e-2f));
+    p = fmadd(p, x2, Vec(1.33314422036e-1f));
+    p = fmadd(p, x2, Vec(-3.33332819422e-1f));
+    const Vec small = fmadd(p * x2, ax, ax);
+    const Vec e = exp_nonpositive(xsimd::max(Vec(-2.0f) * ax, Vec(-87.0f)));
+    const Vec large = (Vec(1.0f) - e) / (Vec(1.0f) + e);
+    return xsimd::copysign(xsimd::select(ax < Vec(0.625f), small, large), x);
+}
 inline float exp_of(float x) { return std::exp(x); }
 inline Vec exp_of(Vec x) { return xsimd::exp(x); }
 inline float sqrt_of(float x) { return std::sqrt(x); }
@@ -83,90 +161,6 @@ V derivative(V y) {
     else return V(1.0f);
 }
 
-// Where a tile's accumulators start.
-struct ZeroInit {
-    template <class V>
-    V at(std::size_t, std::size_t) const { return V(0.0f); }
-};
-struct RowInit {  // a bias row, the same for every output row
-    const float* row;
-    template <class V>
-    V at(std::size_t, std::size_t j) const { return load<V>(row + j); }
-};
-struct MatrixInit {
-    const float* m;
-    std::size_t ld;
-    template <class V>
-    V at(std::size_t i, std::size_t j) const { return load<V>(m + i * ld + j); }
-};
-
-// What a tile does with its accumulators.
-template <Act act>
-struct StoreActivated {
-    float* c;
-    std::size_t ldc;
-    template <class V>
-    void put(std::size_t i, std::size_t j, V acc) const { store(c + i * ldc + j, activate<act>(acc)); }
-};
-template <Act act>
-struct StoreTimesDerivative {  // c = acc * act'(y)
-    float* c;
-    std::size_t ldc;
-    const float* y;
-    template <class V>
-    void put(std::size_t i, std::size_t j, V acc) const {
-        store(c + i * ldc + j, acc * derivative<act>(load<V>(y + i * ldc + j)));
-    }
-};
-
-// C[i][j] = put(init(i, j) + sum_p A(i, p) B[p][j]) where A(i, p) = a[i * a_row + p * a_col]:
-// a_row = k, a_col = 1 reads A as stored; a_row = 1, a_col = lda reads it transposed.
-struct Operands {
-    const float* a;
-    std::size_t a_row, a_col;
-    const float* b;
-    std::size_t ldb;
-    std::size_t k;
-};
-
-template <std::size_t R, std::size_t NV, class V, class Init, class Out>
-inline void tile(const Operands& op, std::size_t i0, std::size_t j0, const Init& init,
-                 const Out& out) {
-    constexpr std::size_t w = std::is_same_v<V, float> ? 1 : W;
-    V acc[R][NV];
-    for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = init.template at<V>(i0 + r, j0 + v * w);
-    const float* a = op.a + i0 * op.a_row;
-    const float* b = op.b + j0;
-    for (std::size_t p = 0; p < op.k; ++p) {
-        V bv[NV];
-        for (std::size_t v = 0; v < NV; ++v) bv[v] = load<V>(b + p * op.ldb + v * w);
-        for (std::size_t r = 0; r < R; ++r) {
-            const V av(a[r * op.a_row + p * op.a_col]);
-            for (std::size_t v = 0; v < NV; ++v) acc[r][v] = fmadd(av, bv[v], acc[r][v]);
-        }
-    }
-    for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t v = 0; v < NV; ++v) out.put(i0 + r, j0 + v * w, acc[r][v]);
-}
-
-// All rows of one column panel [j0, j0 + NV * w): 4-row tiles, then single rows.
-template <std::size_t NV, class V, class Init, class Out>
-inline void panel(const Operands& op, std::size_t rows, std::size_t j0, const Init& init,
-                  const Out& out) {
-    std::size_t i = 0;
-    for (; i + 4 <= rows; i += 4) tile<4, NV, V>(op, i, j0, init, out);
-    for (; i < rows; ++i) tile<1, NV, V>(op, i, j0, init, out);
-}
-
-template <class Init, class Out>
-void gemm(const Operands& op, std::size_t rows, std::size_t n, const Init& init, const Out& out) {
-    std::size_t j = 0;
-    for (; j + 4 * W <= n; j += 4 * W) panel<4, Vec>(op, rows, j, init, out);
-    for (; j + W <= n; j += W) panel<1, Vec>(op, rows, j, init, out);
-    for (; j < n; ++j) panel<1, float>(op, rows, j, init, out);
-}
-
 template <class F>
 void with_act(Act act, F&& f) {
     switch (act) {
@@ -177,34 +171,188 @@ void with_act(Act act, F&& f) {
     }
 }
 
+// ---- matrix products: out = finish(start + A B) ----
+
+// The left operand: A(i, p) = a[i * row + p * col]. Row-major A is {a, lda, 1}; A read
+// through its transpose (the weight gradients' a^T) is {a, 1, lda}.
+struct Left {
+    const float* a;
+    std::size_t row, col;
+};
+
+// What a product starts its accumulators from and does with them at the end, per vector of
+// `count` valid lanes at row i, column j; out is also where partial sums wait between k blocks.
+struct Plain {  // out = bias + A B (bias may be null)
+    float* out;
+    std::size_t ldo;
+    const float* bias;
+    Vec start(std::size_t, std::size_t j, std::size_t count) const {
+        return bias ? load_first(bias + j, count) : Vec(0.0f);
+    }
+    Vec finish(std::size_t, std::size_t, std::size_t, Vec acc) const { return acc; }
+};
+template <Act act>
+struct StepForward {  // h = act(a + h_prev u)
+    float* out;
+    std::size_t ldo;
+    const float* a;
+    Vec start(std::size_t i, std::size_t j, std::size_t count) const { return load_first(a + i * ldo + j, count); }
+    Vec finish(std::size_t, std::size_t, std::size_t, Vec acc) const { return activate<act>(acc); }
+};
+template <Act act>
+struct StepBackward {  // da = (dh + da_next u^T) * act'(h), dh may be null
+    float* out;
+    std::size_t ldo;
+    const float* dh;
+    const float* h;
+    Vec start(std::size_t i, std::size_t j, std::size_t count) const {
+        return dh ? load_first(dh + i * ldo + j, count) : Vec(0.0f);
+    }
+    Vec finish(std::size_t i, std::size_t j, std::size_t count, Vec acc) const {
+        return acc * derivative<act>(load_first(h + i * ldo + j, count));
+    }
+};
+
+// acc[r][v] += sum over p < k of A(r, p) b[p][v], b a panel block `width` floats wide.
+template <std::size_t R, std::size_t V>
+inline void multiply_add(Vec (&acc)[R][V], const float* a, std::size_t a_row, std::size_t a_col,
+                         const float* b, std::size_t width, std::size_t k) {
+    for (std::size_t p = 0; p < k; ++p, a += a_col, b += width) {
+        Vec bv[V];
+        for (std::size_t v = 0; v < V; ++v) bv[v] = Vec::load_unaligned(b + v * W);
+        for (std::size_t r = 0; r < R; ++r) {
+            const Vec av(a[r * a_row]);
+            for (std::size_t v = 0; v < V; ++v) acc[r][v] = fmadd(av, bv[v], acc[r][v]);
+        }
+    }
+}
+
+// Rows [i0, i0 + R) by the panel's columns [j0, j0 + cols), over the k block [k0, k0 + kc)
+// whose panel rows start at b.
+template <std::size_t R, std::size_t V, class Ops>
+inline void tile(const Ops& ops, const Left& A, const float* b, std::size_t width, std::size_t k0,
+                 std::size_t kc, std::size_t i0, std::size_t j0, std::size_t cols, bool last) {
+    Vec acc[R][V];
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t v = 0; v < V; ++v) {
+            const std::size_t j = j0 + v * W, count = std::min(W, cols - v * W);
+            acc[r][v] = k0 == 0 ? ops.start(i0 + r, j, count) : load_first(ops.out + (i0 + r) * ops.ldo + j, count);
+        }
+    multiply_add(acc, A.a + i0 * A.row + k0 * A.col, A.row, A.col, b, width, kc);
+    for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t v = 0; v < V; ++v) {
+            const std::size_t j = j0 + v * W, count = std::min(W, cols - v * W);
+            store_first(ops.out + (i0 + r) * ops.ldo + j, last ? ops.finish(i0 + r, j, count, acc[r][v]) : acc[r][v],
+                        count);
+        }
+}
+
+// Every row of one panel block: MR-row tiles, then single rows.
+template <std::size_t V, class Ops>
+void tiles(const Ops& ops, const Left& A, const float* b, std::size_t width, std::size_t k0,
+           std::size_t kc, std::size_t rows, std::size_t j0, std::size_t cols, bool last) {
+    std::size_t i = 0;
+    for (; i + MR <= rows; i += MR) tile<MR, V>(ops, A, b, width, k0, kc, i, j0, cols, last);
+    for (; i < rows; ++i) tile<1, V>(ops, A, b, width, k0, kc, i, j0, cols, last);
+}
+
+// Panel j0 of a k x n matrix holds columns [j0, j0 + cols) in `width` floats per row.
+std::size_t panel_columns(std::size_t n, std::size_t j0) { return std::min(NR, n - j0); }
+
+// The right operand already packed: panels one after another.
+struct Packed {
+    const float* packed;
+    std::size_t k;
+    const float* block(std::size_t j0, std::size_t, std::size_t width, std::size_t k0, std::size_t) const {
+        return packed + j0 * k + k0 * width;
+    }
+};
+
+// A plain row-major right operand, packed one panel block at a time into a buffer.
+class Unpacked {
+public:
+    Unpacked(const float* b, std::size_t ldb) : b_(b), ldb_(ldb) {}
+    const float* block(std::size_t j0, std::size_t cols, std::size_t width, std::size_t k0, std::size_t kc) {
+        for (std::size_t p = 0; p < kc; ++p)
+            for (std::size_t c = 0; c < width; c += W)
+                load_first_or_zero(buffer_ + p * width + c, b_ + (k0 + p) * ldb_ + j0 + c, cols, c);
+        return buffer_;
+    }
+
+private:
+    static void load_first_or_zero(float* to, const float* from, std::size_t cols, std::size_t c) {
+        store(to, load_first(from, std::min(W, cols - c)));
+    }
+    const float* b_;
+    std::size_t ldb_;
+    alignas(64) float buffer_[KC * NR];
+};
+
+template <class F>
+void with_vectors(std::size_t count, F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((count == I + 1 ? f.template operator()<I + 1>() : void()), ...);
+    }(std::make_index_sequence<NV>{});
+}
+
+// out[rows x n] = finish(start + A B) for A rows x k: k blocks outermost, so that a block
+// of A is reused by every panel and partial sums wait in out.
+template <class Ops, class Right>
+void product(const Ops& ops, const Left& A, Right&& B, std::size_t rows, std::size_t k, std::size_t n) {
+    std::size_t k0 = 0;
+    do {
+        const std::size_t kc = std::min(KC, k - k0);
+        const bool last = k0 + kc == k;
+        for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+            const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
+            const float* b = B.block(j0, cols, width, k0, kc);
+            with_vectors(width / W, [&]<std::size_t V>() { tiles<V>(ops, A, b, width, k0, kc, rows, j0, cols, last); });
+        }
+        k0 += kc;
+    } while (k0 < k);
+}
+
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+    for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+        const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
+        for (std::size_t p = 0; p < k; ++p, packed += width)
+            for (std::size_t c = 0; c < width; ++c)
+                packed[c] = c >= cols ? 0.0f : transposed ? b[(j0 + c) * k + p] : b[p * n + j0 + c];
+    }
+}
+
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
                     std::size_t rows, std::size_t k, std::size_t n) {
-    const Operands op{in, k, 1, w, n, k};
-    const StoreActivated<Act::linear> store_out{out, n};
-    if (bias) gemm(op, rows, n, RowInit{bias}, store_out);
-    else gemm(op, rows, n, ZeroInit{}, store_out);
+    product(Plain{out, n, bias}, Left{in, k, 1}, Unpacked(w, n), rows, k, n);
+}
+
+void linear_forward_packed(float* out, const float* in, const float* w_packed, const float* bias,
+                           std::size_t rows, std::size_t k, std::size_t n) {
+    product(Plain{out, n, bias}, Left{in, k, 1}, Packed{w_packed, k}, rows, k, n);
 }
 
 void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
                       std::size_t rows, std::size_t n, Act act) {
-    const Operands op{h_prev, n, 1, u, n, n};
-    with_act(act, [&]<Act A>() { gemm(op, rows, n, MatrixInit{a, n}, StoreActivated<A>{h, n}); });
+    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, Left{h_prev, n, 1}, Unpacked(u, n), rows, n, n); });
 }
 
-void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut,
+void rnn_step_forward_packed(float* h, const float* a, const float* h_prev, const float* u_packed,
+                             std::size_t rows, std::size_t n, Act act) {
+    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, Left{h_prev, n, 1}, Packed{u_packed, n}, rows, n, n); });
+}
+
+void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut_packed,
                        const float* h, std::size_t rows, std::size_t n, Act act) {
-    const Operands op{da_next, n, 1, ut, n, da_next ? n : 0};
+    // Without da_next there is no product: k = 0, and the left operand is never read.
+    const std::size_t k = da_next ? n : 0;
     with_act(act, [&]<Act A>() {
-        const StoreTimesDerivative<A> out{da, n, h};
-        if (dh) gemm(op, rows, n, MatrixInit{dh, n}, out);
-        else gemm(op, rows, n, ZeroInit{}, out);
+        product(StepBackward<A>{da, n, dh, h}, Left{da_next ? da_next : h, n, 1}, Packed{ut_packed, n}, rows, k, n);
     });
 }
 
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout) {
-    const Operands op{a, 1, lda, b, ldb, rows};
-    gemm(op, m, n, ZeroInit{}, StoreActivated<Act::linear>{out, ldout});
+    product(Plain{out, ldout, nullptr}, Left{a, 1, lda}, Unpacked(b, ldb), m, rows, n);
 }
 
 void column_sums(float* out, const float* a, std::size_t rows, std::size_t n) {
@@ -310,9 +458,21 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
 
 }  // namespace
 
-extern const Table table{
-    RECUR_STRINGIFY(RECUR_ISA_NAME), linear_forward,  rnn_step_forward,   rnn_step_backward, matmul_tn,
-    column_sums,         activation_forward, activation_backward, softmax_forward,
-    softmax_backward,    sgd_update,      adam_update,        rmsprop_update};
+extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
+                         pack,
+                         linear_forward,
+                         linear_forward_packed,
+                         rnn_step_forward,
+                         rnn_step_forward_packed,
+                         rnn_step_backward,
+                         matmul_tn,
+                         column_sums,
+                         activation_forward,
+                         activation_backward,
+                         softmax_forward,
+                         softmax_backward,
+                         sgd_update,
+                         adam_update,
+                         rmsprop_update};
 
 }  // namespace recur::kernels::RECUR_ISA_NAME

@@ -19,7 +19,7 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, std
     else if (activation != Activation::linear) k.activation_forward(y, y, rows * units, kernel_act(activation));
 }
 
-void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_scratch, const float* y,
+void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed, const float* y,
                     const float* x, const float* w, std::size_t rows, std::size_t in,
                     std::size_t units, Activation activation) {
     const auto& k = kernels::active();
@@ -30,9 +30,9 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_scratc
     });
     if (db) k.column_sums(db, dy, rows, units);
     if (dx) {
-        kernels::transpose(wt_scratch, w, in, units);
+        k.pack(wt_packed, w, units, in, true);
         for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
-            k.linear_forward(dx + r0 * in, dy + r0 * units, wt_scratch, nullptr, count, units, in);
+            k.linear_forward_packed(dx + r0 * in, dy + r0 * units, wt_packed, nullptr, count, units, in);
         });
     }
 }
@@ -78,9 +78,9 @@ namespace {
 std::size_t rows_of(const Shape& input, std::size_t batch) { return input.rank() == 2 ? input[0] * batch : batch; }
 }  // namespace
 
-// y | w^T for the backward pass
+// y | w^T packed for the backward pass
 std::size_t Dense::workspace_floats(std::size_t batch) const {
-    return rows_of(input_shape(), batch) * units_ + input_shape().back() * units_;
+    return rows_of(input_shape(), batch) * units_ + kernels::packed_floats(units_, input_shape().back());
 }
 
 void Dense::forward(detail::LayerPass& pass) const {
@@ -96,7 +96,7 @@ void Dense::backward(detail::LayerPass& pass) const {
     float* g = pass.grads;
     detail::dense_backward(pass.input_grad, g, use_bias_ ? g + in * units_ : nullptr, pass.output_grad,
                            pass.workspace + rows * units_, pass.workspace, pass.input, pass.weights,
-                           rows, in, units_, activation_);
+                           rows, in, units_, pass.output_grad_past_activation ? Activation::linear : activation_);
 }
 
 Tensor Dense::operator()(const Tensor& x) {

@@ -12,8 +12,8 @@ void dense_forward(float* y, const float* x, const float* w, const float* b, std
                    std::size_t in, std::size_t units, Activation activation);
 
 // dy is overwritten with d loss / d (x w + b); then dw = x^T dz, db = sum of dz and, when dx
-// is not null, dx = dz w^T (wt_scratch holds units x in floats).
-void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_scratch, const float* y,
+// is not null, dx = dz w^T (wt_packed holds kernels::packed_floats(units, in) floats).
+void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed, const float* y,
                     const float* x, const float* w, std::size_t rows, std::size_t in,
                     std::size_t units, Activation activation);
 

@@ -19,6 +19,7 @@ struct LayerPass {
     const float* output = nullptr;   // set by forward
     const float* state = nullptr;    // set by forward of a recurrent layer: batch x units
     float* output_grad = nullptr;    // backward: d loss / d output; the layer may overwrite it
+    bool output_grad_past_activation = false;  // output_grad is d loss / d activation input
     float* input_grad = nullptr;     // backward: d loss / d input goes here; null if unneeded
 };
 
@@ -36,6 +37,8 @@ struct LayerAccess {
     static void set_input_shape(Layer& layer, Shape shape) { layer.set_input_shape(std::move(shape)); }
     static std::pair<std::size_t, std::size_t> input_ranks(const Layer& layer) { return layer.input_ranks(); }
     static const float* weights(const Layer& layer) { return layer.weights_; }
+    static std::size_t input_timesteps(const Layer& layer) { return layer.input_timesteps(); }
+    static void check_input(const Layer& layer, const Tensor& x, const char* call) { layer.check_input(x, call); }
     // Points the layer at its slice of a model's parameter buffer; the values are the caller's.
     static void bind(Layer& layer, float* weights) {
         layer.weights_ = weights;

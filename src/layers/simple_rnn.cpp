@@ -21,46 +21,51 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
     });
 }
 
-// out[rows x n] = in[rows x k] w[k x n] + bias, split into fixed row blocks across threads.
-void rows_times_matrix(float* out, const float* in, const float* w, const float* bias,
+// out[rows x n] = in[rows x k] w[k x n] + bias with w packed, split into fixed row blocks
+// across threads.
+void rows_times_matrix(float* out, const float* in, const float* w_packed, const float* bias,
                        std::size_t rows, std::size_t k, std::size_t n) {
     const auto& kern = kernels::active();
     for_each_piece(rows, 64, double(rows) * k * n, [&](std::size_t r0, std::size_t count) {
-        kern.linear_forward(out + r0 * n, in + r0 * k, w, bias, count, k, n);
+        kern.linear_forward_packed(out + r0 * n, in + r0 * k, w_packed, bias, count, k, n);
     });
 }
 
 }  // namespace
 
-void simple_rnn_forward(float* hs, float* a, const float* x, const float* w, const float* u,
-                        const float* b, const RnnDims& dims, kernels::Act act) {
+void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, const float* w,
+                        const float* u, const float* b, const RnnDims& dims, kernels::Act act) {
     const auto [B, T, D, H] = dims;
     const std::size_t slab = B * H;
-    rows_times_matrix(a, x, w, b, T * B, D, H);
     const auto& k = kernels::active();
+    float* u_packed = packed;
+    float* w_packed = packed + kernels::packed_floats(H, H);
+    k.pack(u_packed, u, H, H, false);
+    k.pack(w_packed, w, D, H, false);
+    rows_times_matrix(a, x, w_packed, b, T * B, D, H);
     for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
-            k.rnn_step_forward(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
-                               hs + t * slab + r0 * H, u, rows, H, act);
+            k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
+                                      hs + t * slab + r0 * H, u_packed, rows, H, act);
     });
 }
 
-void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* scratch,
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act) {
     const auto [B, T, D, H] = dims;
     const std::size_t slab = B * H;
-    float* ut = scratch;
-    float* wt = scratch + H * H;
-    kernels::transpose(ut, u, H, H);
     const auto& k = kernels::active();
+    float* ut_packed = packed;
+    float* wt_packed = packed + kernels::packed_floats(H, H);
+    k.pack(ut_packed, u, H, H, true);
     for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = T; t-- > 0;) {
             const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
                                 : t + 1 == T  ? dh + r0 * H
                                               : nullptr;
             const float* da_next = t + 1 == T ? nullptr : a + (t + 1) * slab + r0 * H;
-            k.rnn_step_backward(a + t * slab + r0 * H, dh_t, da_next, ut, hs + (t + 1) * slab + r0 * H,
+            k.rnn_step_backward(a + t * slab + r0 * H, dh_t, da_next, ut_packed, hs + (t + 1) * slab + r0 * H,
                                 rows, H, act);
         }
     });
@@ -68,8 +73,8 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     weight_gradient(du, hs, a, T * B, H, H);
     if (db) k.column_sums(db, a, T * B, H);
     if (dx) {
-        kernels::transpose(wt, w, D, H);
-        rows_times_matrix(dx, a, wt, nullptr, T * B, H, D);
+        k.pack(wt_packed, w, H, D, true);
+        rows_times_matrix(dx, a, wt_packed, nullptr, T * B, H, D);
     }
 }
 
@@ -127,10 +132,11 @@ void SimpleRNN::initialize(float* weights) const {
     if (use_bias_) std::fill_n(weights + D * H + H * H, H, 0.0f);
 }
 
-// hs | a | (go_backwards) x reversed in time | u^T and w^T for the backward pass
+// hs | a | (go_backwards) x reversed in time | the weights packed for the kernels
 std::size_t SimpleRNN::workspace_floats(std::size_t batch) const {
     const std::size_t T = input_shape()[0], D = input_shape()[1], H = units_;
-    return (T + 1) * batch * H + T * batch * H + (go_backwards_ ? T * batch * D : 0) + H * H + H * D;
+    return (T + 1) * batch * H + T * batch * H + (go_backwards_ ? T * batch * D : 0) +
+           detail::simple_rnn_packed_floats(D, H);
 }
 
 void SimpleRNN::forward(detail::LayerPass& pass) const {
@@ -138,6 +144,7 @@ void SimpleRNN::forward(detail::LayerPass& pass) const {
     float* hs = pass.workspace;
     float* a = hs + (T + 1) * B * H;
     float* x_reversed = a + T * B * H;
+    float* packed = x_reversed + (go_backwards_ ? T * B * D : 0);
     const float* x = pass.input;
     if (go_backwards_) {
         reverse_time(x_reversed, x, T, B * D);
@@ -145,7 +152,7 @@ void SimpleRNN::forward(detail::LayerPass& pass) const {
     }
     std::fill_n(hs, B * H, 0.0f);
     const float* w = pass.weights;
-    detail::simple_rnn_forward(hs, a, x, w, w + D * H, use_bias_ ? w + D * H + H * H : nullptr,
+    detail::simple_rnn_forward(hs, a, packed, x, w, w + D * H, use_bias_ ? w + D * H + H * H : nullptr,
                                {B, T, D, H}, detail::kernel_act(activation_));
     pass.output = return_sequences_ ? hs + B * H : hs + T * B * H;
     pass.state = hs + T * B * H;
@@ -156,14 +163,14 @@ void SimpleRNN::backward(detail::LayerPass& pass) const {
     float* hs = pass.workspace;
     float* a = hs + (T + 1) * B * H;
     float* x_reversed = a + T * B * H;
-    float* scratch = x_reversed + (go_backwards_ ? T * B * D : 0);
+    float* packed = x_reversed + (go_backwards_ ? T * B * D : 0);
     const float* x = go_backwards_ ? x_reversed : pass.input;
     const float* w = pass.weights;
     float* g = pass.grads;
     // With go_backwards the input gradient comes out in processing order, in x_reversed
     // (no longer needed once the weight gradients are done), and is then put back in time order.
     float* dx = pass.input_grad && go_backwards_ ? x_reversed : pass.input_grad;
-    detail::simple_rnn_backward(dx, g, g + D * H, use_bias_ ? g + D * H + H * H : nullptr, a, scratch,
+    detail::simple_rnn_backward(dx, g, g + D * H, use_bias_ ? g + D * H + H * H : nullptr, a, packed,
                                 pass.output_grad, return_sequences_, hs, x, w, w + D * H, {B, T, D, H},
                                 detail::kernel_act(activation_));
     if (pass.input_grad && go_backwards_) reverse_time(pass.input_grad, x_reversed, T, B * D);

@@ -3,6 +3,7 @@
 //   x:  T x B x D inputs          w: D x H kernel    u: H x H recurrent kernel    b: H bias
 //   hs: (T + 1) x B x H states, hs[0] the initial state, hs[t + 1] the output of step t
 //   a:  T x B x H pre-activations x_t w + b (forward), then dA_t (backward)
+#include <algorithm>
 #include <cstddef>
 
 #include "kernels/kernels.hpp"
@@ -13,17 +14,24 @@ struct RnnDims {
     std::size_t batch, timesteps, features, units;
 };
 
+// Floats of packed weights the passes below need: u (or u^T) and w (or w^T).
+inline std::size_t simple_rnn_packed_floats(std::size_t features, std::size_t units) {
+    return kernels::packed_floats(units, units) +
+           std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features));
+}
+
 // 1. a = x w + b for all T x B rows at once; 2. hs[t + 1] = act(a_t + hs[t] u) step by step.
-// hs[0] must already hold the initial state. b may be null.
-void simple_rnn_forward(float* hs, float* a, const float* x, const float* w, const float* u,
-                        const float* b, const RnnDims& dims, kernels::Act act);
+// hs[0] must already hold the initial state. b may be null. packed holds
+// simple_rnn_packed_floats(D, H) floats: w and u packed for the kernels.
+void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, const float* w,
+                        const float* u, const float* b, const RnnDims& dims, kernels::Act act);
 
 // 3. dA_t = (dh_t + dA_{t+1} u^T) * act'(hs[t + 1]) for t = T-1..0 (into a);
 // 4. dw = x^T dA, du = hs[0..T-1]^T dA, db = sum of dA, each one call over all T x B rows;
 //    dx = dA w^T when dx is not null.
 // dh holds T x B x H gradients when dh_every_step, else only B x H for the last step.
-// scratch holds H x H + H x D floats (u and w transposed). db may be null.
-void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* scratch,
+// packed is as for the forward pass (u^T and w^T go there). db may be null.
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
 

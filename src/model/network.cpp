@@ -16,6 +16,7 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
     }
     input_shape = layers.front()->input_shape();
     output_shape = layers.back()->output_shape();
+    input_timesteps = LayerAccess::input_timesteps(*layers.front());
 }
 
 namespace {
@@ -86,8 +87,10 @@ const float* forward(const Network& net, Workspace& ws, const float* weights, st
     return activations;
 }
 
-void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch) {
+void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch,
+              bool past_output_activation) {
     LayerPass& last = ws.passes.back();
+    last.output_grad_past_activation = past_output_activation;
     if (net.output_shape.rank() == 2)
         to_time_major(last.output_grad, ws.d_pred, batch, net.output_shape[0], net.output_shape[1]);
     else
@@ -101,18 +104,11 @@ void backward(const Network& net, Workspace& ws, const float* weights, float* gr
     }
 }
 
-void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows) {
-    const std::size_t sample = x.size() / x.shape()[0];
-    const std::size_t B = rows.size();
-    if (x.rank() == 3) {
-        const std::size_t T = x.shape()[1], F = x.shape()[2];
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t t = 0; t < T; ++t)
-                std::memcpy(dst + (t * B + b) * F, x.data() + rows[b] * sample + t * F, F * sizeof(float));
-    } else {
-        for (std::size_t b = 0; b < B; ++b)
-            std::memcpy(dst + b * sample, x.data() + rows[b] * sample, sample * sizeof(float));
-    }
+void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows, std::size_t timesteps) {
+    const std::size_t sample = x.size() / x.shape()[0], F = sample / timesteps, B = rows.size();
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < timesteps; ++t)
+            std::memcpy(dst + (t * B + b) * F, x.data() + rows[b] * sample + t * F, F * sizeof(float));
 }
 
 void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows) {
@@ -138,7 +134,7 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
     ws.reserve(net, batch);
     std::vector<std::size_t> rows(batch);
     std::iota(rows.begin(), rows.end(), 0);
-    detail::gather_time_major(ws.x, x, rows);
+    detail::gather_time_major(ws.x, x, rows, net.input_timesteps);
     const float* y = detail::forward(net, ws, weights_, batch);
     std::vector<Tensor> outputs;
     outputs.emplace_back(net.output_shape.prepend(batch));

@@ -18,6 +18,7 @@ struct Network {
     std::vector<std::size_t> variable_sizes;  // every Keras weight, in order
     std::size_t param_count = 0;
     Shape input_shape, output_shape;  // per sample
+    std::size_t input_timesteps = 1;  // > 1 when the input is a sequence, read time-major
 
     explicit Network(std::vector<Layer*> chain);
 };
@@ -43,10 +44,14 @@ private:
 // Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output.
 const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch);
 // From ws.d_pred back through every layer; overwrites grads (the flat gradient buffer).
-void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch);
+// `past_output_activation`: d_pred is already the gradient of the last layer's activation
+// input (a loss that folds the activation in).
+void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch,
+              bool past_output_activation = false);
 
-// Copies the samples `rows` of x (N, ...) into dst, time-major when samples are sequences.
-void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows);
+// Copies the samples `rows` of x (N, ...) into dst, time-major (T x rows x features) when
+// each sample is a sequence of `timesteps` steps.
+void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows, std::size_t timesteps);
 // Copies the samples `rows` of y (N, ...) into dst, batch-major.
 void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows);
 

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <string>
 
 namespace recur::detail {
 
@@ -29,8 +28,8 @@ std::string duration(double seconds) {
 
 }  // namespace
 
-Progress::Progress(std::ostream& os, int verbose, std::size_t epochs, std::size_t steps)
-    : os_(os), verbose_(verbose), epochs_(epochs), steps_(steps),
+Progress::Progress(std::ostream& os, int verbose, std::size_t epochs, std::size_t steps, std::vector<std::string> names)
+    : os_(os), verbose_(verbose), epochs_(epochs), steps_(steps), names_(std::move(names)),
       dynamic_(&os == &std::cout && isatty(STDOUT_FILENO)) {}
 
 void Progress::begin_epoch(std::size_t epoch) {
@@ -38,48 +37,47 @@ void Progress::begin_epoch(std::size_t epoch) {
     epoch_start_ = last_draw_ = Clock::now();
 }
 
-void Progress::step_done(std::size_t step, float mean_loss) {
-    if (verbose_ != 1 || !dynamic_ || step == steps_) return;
-    const auto now = Clock::now();
-    if (now - last_draw_ < std::chrono::milliseconds(50)) return;
-    last_draw_ = now;
-    draw_bar(step, mean_loss, false);
+// " - loss: 0.1234 - accuracy: 0.9000 - val_loss: ..."
+std::string Progress::values(std::span<const float> train, std::span<const float> validation) const {
+    std::string out;
+    for (std::size_t i = 0; i < train.size(); ++i) out += " - " + names_[i] + ": " + metric(train[i]);
+    for (std::size_t i = 0; i < validation.size(); ++i) out += " - val_" + names_[i] + ": " + metric(validation[i]);
+    return out;
 }
 
-void Progress::draw_bar(std::size_t step, float mean_loss, bool final_line) {
-    const std::string count = std::to_string(steps_);
-    std::string line = std::string(count.size() - std::to_string(step).size(), ' ') + std::to_string(step) + '/' + count;
+// " 3/10 [========>.....................]"
+std::string Progress::bar(std::size_t step) const {
+    const std::string count = std::to_string(steps_), done = std::to_string(step);
     constexpr std::size_t width = 30;
     const std::size_t filled = width * step / steps_;
     std::string bar(width, '.');
     for (std::size_t i = 0; i < filled; ++i) bar[i] = '=';
-    if (filled < width && filled > 0) bar[filled - 1] = '>';
-    if (filled < width && filled == 0) bar[0] = '>';
-    line += " [" + bar + "]";
-    const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start_).count();
-    if (final_line) {
-        line += " - " + std::to_string(static_cast<long>(elapsed)) + "s " + duration(elapsed / steps_) + "/step";
-    } else {
-        line += " - ETA: " + std::to_string(static_cast<long>(elapsed / step * (steps_ - step))) + "s";
-        line += " - loss: " + metric(mean_loss);
-    }
-    if (dynamic_) os_ << '\r';
-    os_ << line << std::flush;
+    if (filled < width) bar[filled] = '>';
+    return std::string(count.size() - done.size(), ' ') + done + '/' + count + " [" + bar + "]";
 }
 
-void Progress::end_epoch(float loss, std::optional<float> val_loss) {
+void Progress::step_done(std::size_t step, std::span<const float> running) {
+    if (verbose_ != 1 || !dynamic_ || step == steps_) return;
+    const auto now = Clock::now();
+    if (now - last_draw_ < std::chrono::milliseconds(50)) return;
+    last_draw_ = now;
+    const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
+    const long eta = static_cast<long>(elapsed / step * (steps_ - step));
+    os_ << '\r' << bar(step) << " - ETA: " << eta << 's' << values(running, {}) << "\x1b[K" << std::flush;
+}
+
+void Progress::end_epoch(std::span<const float> train, std::span<const float> validation) {
     if (verbose_ == 0) return;
     const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start_).count();
-    std::string metrics = " - loss: " + metric(loss);
-    if (val_loss) metrics += " - val_loss: " + metric(*val_loss);
+    const long whole_seconds = static_cast<long>(elapsed);
     if (verbose_ == 1) {
-        draw_bar(steps_, loss, true);
-        os_ << metrics << (dynamic_ ? "\x1b[K" : "") << '\n' << std::flush;
+        os_ << (dynamic_ ? "\r" : "") << bar(steps_) << " - " << whole_seconds << "s " << duration(elapsed / steps_)
+            << "/step" << values(train, validation) << (dynamic_ ? "\x1b[K" : "") << '\n';
     } else {
-        os_ << steps_ << '/' << steps_ << " - " << static_cast<long>(elapsed) << 's' << metrics << " - "
-            << duration(elapsed) << "/epoch - " << duration(elapsed / steps_) << "/step\n"
-            << std::flush;
+        os_ << steps_ << '/' << steps_ << " - " << whole_seconds << 's' << values(train, validation) << " - "
+            << duration(elapsed) << "/epoch - " << duration(elapsed / steps_) << "/step\n";
     }
+    os_ << std::flush;
 }
 
 }  // namespace recur::detail

@@ -16,6 +16,147 @@ namespace detail {
 std::string unique_name(std::string_view prefix);
 }
 
+// ---- Sequential::Impl ----
+
+void Sequential::Impl::build() {
+    std::vector<Layer*> chain;
+    for (auto& layer : layers) chain.push_back(layer.get());
+    detail::Network net(std::move(chain));
+    Tensor fresh(Shape{net.param_count});
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+        float* dst = fresh.data() + net.offsets[l];
+        if (layers[l]->built()) std::copy_n(LayerAccess::weights(*layers[l]), layers[l]->count_params(), dst);
+        else LayerAccess::initialize(*layers[l], dst);
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l) LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l]);
+    params = std::move(fresh);
+    grads = Tensor(Shape{net.param_count});
+    network.emplace(std::move(net));
+    if (optimizer) optimizer->reset();
+}
+
+void Sequential::Impl::propagate_shapes(std::size_t from, const char* call) {
+    for (std::size_t l = std::max<std::size_t>(from, 1); l < layers.size(); ++l) {
+        const Shape given = layers[l - 1]->output_shape();
+        Layer& layer = *layers[l];
+        const auto [min_rank, max_rank] = LayerAccess::input_ranks(layer);
+        if (layer.has_input_shape() && layer.input_shape() != given)
+            throw Error(std::string(call) + ": layer '" + layer.name() + "' expects input " +
+                        layer.input_shape().str_with_batch() + " but layer '" + layers[l - 1]->name() + "' gives " +
+                        given.str_with_batch());
+        if (given.rank() < min_rank || given.rank() > max_rank)
+            throw Error(std::string(call) + ": layer '" + layer.name() + "' (" + layer.type_name() +
+                        ") expects input with " + std::to_string(min_rank + 1) +
+                        (max_rank > min_rank ? " or " + std::to_string(max_rank + 1) : "") +
+                        " dimensions, but layer '" + layers[l - 1]->name() + "' gives " + given.str_with_batch());
+        if (!layer.has_input_shape()) LayerAccess::set_input_shape(layer, given);
+    }
+    build();
+}
+
+const detail::Network& Sequential::Impl::net(const char* call) const {
+    if (!network)
+        throw Error(std::string(call) + ": the model has no input shape yet; give the first layer "
+                    ".input_shape(...) or call fit or predict first");
+    return *network;
+}
+
+void Sequential::Impl::check_x(const Tensor& x, const char* call) {
+    if (layers.empty()) throw Error(std::string(call) + ": the model has no layers; add some first");
+    if (x.rank() < 2 || x.shape()[0] == 0)
+        throw Error(std::string(call) + ": x must be a batch with at least one sample, (samples, ...), got shape " +
+                    x.shape().str());
+    Layer& first = *layers.front();
+    if (!network && !first.has_input_shape()) {
+        const auto [min_rank, max_rank] = LayerAccess::input_ranks(first);
+        const Shape sample = x.shape().drop_front();
+        if (sample.rank() < min_rank || sample.rank() > max_rank)
+            throw Error(std::string(call) + ": x has shape " + x.shape().str() + " but layer '" + first.name() +
+                        "' (" + first.type_name() + ") expects " + std::to_string(min_rank + 1) +
+                        (max_rank > min_rank ? " or " + std::to_string(max_rank + 1) : "") + " dimensions");
+        LayerAccess::set_input_shape(first, sample);
+        propagate_shapes(1, call);
+    }
+    if (x.shape().drop_front() != net(call).input_shape)
+        throw Error(std::string(call) + ": x has shape " + x.shape().str() + " but layer '" + first.name() +
+                    "' expects " + net(call).input_shape.str_with_batch());
+    if (!std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }))
+        throw Error(std::string(call) + ": x must be finite, but it holds NaN or Inf");
+    LayerAccess::check_input(first, x, call);
+}
+
+void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const char* call) {
+    const Shape& out = network->output_shape;
+    if (y.rank() == 0 || y.shape()[0] != x.shape()[0])
+        throw Error(std::string(call) + ": x has " + std::to_string(x.shape()[0]) + " samples but y has shape " +
+                    y.shape().str());
+    // The targets of a sample are shaped like its output, with the loss's number of target
+    // values in the last axis; as Keras, a last axis of 1 may be left out: (N,) for (N, 1).
+    std::vector<std::size_t> expected(out.begin(), out.end());
+    expected.back() = loss->target_features(out.back());
+    const Shape sample = y.shape().drop_front();
+    const bool squeezed = expected.back() == 1 && sample == Shape(std::vector(expected.begin(), expected.end() - 1));
+    if (sample != Shape(expected) && !squeezed)
+        throw Error(std::string(call) + ": y has shape " + y.shape().str() + " but the model's output " +
+                    out.str_with_batch() + " with loss " + loss->name() + " needs targets " +
+                    Shape(expected).str_with_batch());
+    if (!std::all_of(y.begin(), y.end(), [](float v) { return std::isfinite(v); }))
+        throw Error(std::string(call) + ": y must be finite, but it holds NaN or Inf");
+    loss->check_targets(y, out.back(), call);
+    if (metrics.size() != metric_names.size())
+        for (const std::string& metric : metric_names) metrics.emplace_back(metric, *loss, out.back());
+}
+
+void Sequential::Impl::check_compiled(const char* call) const {
+    if (!optimizer || !loss) throw Error(std::string(call) + ": the model must be compiled first (call compile)");
+}
+
+std::size_t Sequential::Impl::output_rows(std::size_t batch) const {
+    const Shape& out = network->output_shape;
+    return out.rank() == 2 ? batch * out[0] : batch;
+}
+
+bool Sequential::Impl::loss_fuses_output_activation() const {
+    const auto* dense = dynamic_cast<const Dense*>(layers.back().get());
+    const auto fused = loss->fused_activation();
+    return dense && fused && dense->activation() == *fused;
+}
+
+float Sequential::Impl::loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const {
+    const std::size_t rows = output_rows(batch), features = network->output_shape.back();
+    return loss_fuses_output_activation() ? loss->compute_fused(y_pred, y_true, grad, rows, features)
+                                          : loss->compute(y_pred, y_true, grad, rows, features);
+}
+
+float Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
+    const detail::Network& n = *network;
+    const float* y_pred = detail::forward(n, ws, params.data(), batch);
+    const float value = loss_value(y_pred, ws.y_true, ws.d_pred, batch);
+    detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
+    optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes);
+    return value;
+}
+
+std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
+                                                   std::span<const std::size_t> rows, std::size_t batch_size) const {
+    const detail::Network& n = *network;
+    ws.reserve(n, std::min(batch_size, rows.size()));
+    std::vector<double> sums(1 + metrics.size(), 0.0);
+    for (std::size_t start = 0; start < rows.size(); start += batch_size) {
+        const auto part = rows.subspan(start, std::min(batch_size, rows.size() - start));
+        detail::gather_time_major(ws.x, x, part, n.input_timesteps);
+        detail::gather_rows(ws.y_true, y, part);
+        const float* y_pred = detail::forward(n, ws, params.data(), part.size());
+        sums[0] += double(loss_value(y_pred, ws.y_true, nullptr, part.size())) * part.size();
+        for (std::size_t m = 0; m < metrics.size(); ++m)
+            sums[1 + m] += metrics[m].sum(y_pred, ws.y_true, output_rows(part.size()), n.output_shape.back());
+    }
+    std::vector<float> means{static_cast<float>(sums[0] / rows.size())};
+    for (std::size_t m = 0; m < metrics.size(); ++m)
+        means.push_back(static_cast<float>(sums[1 + m] / output_rows(rows.size())));
+    return means;
+}
+
 namespace {
 std::vector<std::size_t> all_rows(std::size_t n) {
     std::vector<std::size_t> rows(n);
@@ -40,6 +181,8 @@ void Sequential::add(const Layer& layer) {
     if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer); rnn && rnn->return_state())
         throw Error("Sequential::add: layer '" + layer.name() +
                     "' has return_state on, which gives two outputs; a Sequential model takes one");
+    if (dynamic_cast<const Embedding*>(&layer) && !m.layers.empty())
+        throw Error("Sequential::add: layer '" + layer.name() + "' (Embedding) takes ids, so it can only be the first layer");
     for (const auto& existing : m.layers)
         if (existing->name() == layer.name())
             throw Error("Sequential::add: the model already has a layer named '" + layer.name() + "'");
@@ -56,15 +199,27 @@ void Sequential::add(const Layer& layer) {
     }
 }
 
-void Sequential::compile(const Optimizer& optimizer, const Loss& loss) {
-    impl_->optimizer = optimizer.clone();
-    impl_->loss = loss.clone();
+void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std::vector<std::string>& metrics) {
+    Impl& m = *impl_;
+    std::vector<detail::Metric> resolved;
+    for (const std::string& name : metrics)  // checks the names now, even before the model is built
+        resolved.emplace_back(name, loss, m.network ? m.network->output_shape.back() : 1);
+    m.optimizer = optimizer.clone();
+    m.loss = loss.clone();
+    m.metric_names.clear();
+    for (const auto& metric : resolved) m.metric_names.push_back(metric.name());  // "acc" -> "accuracy"
+    m.metrics.clear();
+    if (m.network) m.metrics = std::move(resolved);
 }
-void Sequential::compile(std::string_view optimizer, std::string_view loss) {
-    compile(*make_optimizer(optimizer), *make_loss(loss));
+void Sequential::compile(std::string_view optimizer, std::string_view loss, const std::vector<std::string>& metrics) {
+    compile(*make_optimizer(optimizer), *make_loss(loss), metrics);
 }
-void Sequential::compile(const Optimizer& optimizer, std::string_view loss) { compile(optimizer, *make_loss(loss)); }
-void Sequential::compile(std::string_view optimizer, const Loss& loss) { compile(*make_optimizer(optimizer), loss); }
+void Sequential::compile(const Optimizer& optimizer, std::string_view loss, const std::vector<std::string>& metrics) {
+    compile(optimizer, *make_loss(loss), metrics);
+}
+void Sequential::compile(std::string_view optimizer, const Loss& loss, const std::vector<std::string>& metrics) {
+    compile(*make_optimizer(optimizer), loss, metrics);
+}
 
 void Sequential::summary(std::ostream& os) const {
     const Impl& m = *impl_;
@@ -137,7 +292,10 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     const std::size_t batch = std::min(options.batch_size(), n_train);
     const std::size_t steps = (n_train + batch - 1) / batch;
     m.train_ws.reserve(*m.network, batch);
-    detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps);
+    const std::vector<std::string> names = metrics_names();
+    detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps, names);
+    std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
+    std::vector<float> means(names.size());
     History history;
     for (std::size_t epoch = options.initial_epoch() + 1; epoch <= options.epochs(); ++epoch) {
         progress.begin_epoch(epoch);
@@ -145,24 +303,33 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             std::iota(train_rows.begin(), train_rows.end(), 0);
             std::shuffle(train_rows.begin(), train_rows.end(), detail::generator());
         }
-        double loss_sum = 0.0;
+        std::fill(sums.begin(), sums.end(), 0.0);
         for (std::size_t step = 0; step < steps; ++step) {
             const std::size_t start = step * batch, count = std::min(batch, n_train - start);
             const std::span<const std::size_t> rows(train_rows.data() + start, count);
-            detail::gather_time_major(m.train_ws.x, x, rows);
+            detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
             detail::gather_rows(m.train_ws.y_true, y, rows);
-            loss_sum += double(m.train_step(m.train_ws, count)) * count;
-            progress.step_done(step + 1, static_cast<float>(loss_sum / (start + count)));
+            // As Keras: the epoch's loss is the mean of the batch losses weighted by batch size,
+            // its metrics are computed on each batch's forward pass, before the update.
+            sums[0] += double(m.train_step(m.train_ws, count)) * count;
+            for (std::size_t i = 0; i < m.metrics.size(); ++i)
+                sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count),
+                                                m.network->output_shape.back());
+            means[0] = static_cast<float>(sums[0] / (start + count));
+            for (std::size_t i = 1; i < names.size(); ++i)
+                means[i] = static_cast<float>(sums[i] / m.output_rows(start + count));
+            progress.step_done(step + 1, means);
         }
-        // As Keras: the epoch's loss is the mean of the batch losses, weighted by batch size.
-        history.loss.push_back(static_cast<float>(loss_sum / n_train));
-        std::optional<float> val_loss;
+        history.loss.push_back(means[0]);
+        for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
+        std::vector<float> validation;
         if (!validation_rows.empty()) {
-            val_loss = m.evaluate_rows(m.validation_ws, *x_val, *y_val, validation_rows, options.batch_size());
-            history.val_loss.push_back(*val_loss);
+            validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, validation_rows, options.batch_size());
+            history.val_loss.push_back(validation[0]);
+            for (std::size_t i = 1; i < names.size(); ++i) history.metrics["val_" + names[i]].push_back(validation[i]);
         }
         m.epochs_done = epoch;
-        progress.end_epoch(history.loss.back(), val_loss);
+        progress.end_epoch(means, validation);
         if (!options.checkpoint().empty()) save_checkpoint(options.checkpoint());
     }
     return history;
@@ -176,7 +343,22 @@ float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_s
     m.check_y(x, y, call);
     check_batch_size(batch_size, call);
     detail::Workspace ws;
-    return m.evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size);
+    return m.evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size)[0];
+}
+
+std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
+    constexpr const char* call = "Sequential::evaluate_dict";
+    Impl& m = *impl_;
+    m.check_compiled(call);
+    m.check_x(x, call);
+    m.check_y(x, y, call);
+    check_batch_size(batch_size, call);
+    detail::Workspace ws;
+    const std::vector<float> values = m.evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size);
+    const std::vector<std::string> names = metrics_names();
+    std::map<std::string, float> out;
+    for (std::size_t i = 0; i < names.size(); ++i) out[names[i]] = values[i];
+    return out;
 }
 
 Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
@@ -192,7 +374,7 @@ Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
     ws.reserve(n, std::min(batch_size, samples));
     for (std::size_t start = 0; start < samples; start += batch_size) {
         const std::size_t count = std::min(batch_size, samples - start);
-        detail::gather_time_major(ws.x, x, std::span(rows).subspan(start, count));
+        detail::gather_time_major(ws.x, x, std::span(rows).subspan(start, count), n.input_timesteps);
         const float* y = detail::forward(n, ws, m.params.data(), count);
         std::copy_n(y, count * per_sample, out.data() + start * per_sample);
     }
@@ -208,7 +390,7 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
     const std::size_t batch = x.shape()[0];
     const std::vector<std::size_t> rows = all_rows(batch);
     m.train_ws.reserve(*m.network, batch);
-    detail::gather_time_major(m.train_ws.x, x, rows);
+    detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
     detail::gather_rows(m.train_ws.y_true, y, rows);
     return m.train_step(m.train_ws, batch);
 }
@@ -241,6 +423,12 @@ const Optimizer& Sequential::optimizer() const {
     impl_->check_compiled("Sequential::optimizer");
     return *impl_->optimizer;
 }
+std::vector<std::string> Sequential::metrics_names() const {
+    std::vector<std::string> names{"loss"};
+    names.insert(names.end(), impl_->metric_names.begin(), impl_->metric_names.end());
+    return names;
+}
+
 const Loss& Sequential::loss() const {
     impl_->check_compiled("Sequential::loss");
     return *impl_->loss;

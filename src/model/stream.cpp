@@ -49,6 +49,10 @@ TensorView Stream::step(const float* x_t) {
                                detail::kernel_act(rnn->activation()));
             std::swap(s.state, s.next_state);  // moves two pointers, allocates nothing
             input = s.state.data();
+        } else if (dynamic_cast<const Embedding*>(s.layer)) {
+            for (std::size_t b = 0; b < B; ++b)
+                std::copy_n(s.weights + static_cast<std::size_t>(input[b]) * s.out, s.out, s.scratch.data() + b * s.out);
+            input = s.scratch.data();
         } else {
             const auto* dense = static_cast<const Dense*>(s.layer);
             const float* w = s.weights;
@@ -64,8 +68,8 @@ Stream Sequential::stream(std::size_t batch) const {
     const Impl& m = *impl_;
     const detail::Network& net = m.net("Sequential::stream");
     if (batch == 0) throw Error("Sequential::stream: expected batch >= 1, got 0");
-    if (net.input_shape.rank() != 2)
-        throw Error("Sequential::stream: expected a model whose input is a sequence (None, timesteps, features), got " +
+    if (net.input_timesteps == 1 && net.input_shape.rank() != 2)
+        throw Error("Sequential::stream: expected a model whose input is a sequence, got input " +
                     net.input_shape.str_with_batch());
     auto impl = std::make_unique<Stream::Impl>();
     impl->batch = batch;
@@ -79,7 +83,7 @@ Stream Sequential::stream(std::size_t batch) const {
                             "' has go_backwards on; it needs the whole sequence before its first output");
             stage.state = Tensor(Shape{batch, stage.out});
             stage.next_state = Tensor(Shape{batch, stage.out});
-        } else if (!dynamic_cast<const Dense*>(&layer)) {
+        } else if (!dynamic_cast<const Dense*>(&layer) && !dynamic_cast<const Embedding*>(&layer)) {
             throw Error(std::string("Sequential::stream: layer type ") + layer.type_name() + " cannot stream");
         }
         stage.scratch = Tensor(Shape{batch, stage.out});

@@ -49,34 +49,53 @@ TEST_CASE("the active table is one this CPU supports") {
     CHECK(k::find("no-such-isa") == nullptr);
 }
 
-TEST_CASE("linear_forward matches the oracle") {
+// b (k x n, or n x k when transposed) packed by table t.
+std::vector<float> packed(const k::Table& t, const std::vector<float>& b, std::size_t kk, std::size_t n,
+                          bool transposed = false) {
+    std::vector<float> p(k::packed_floats(kk, n));
+    t.pack(p.data(), b.data(), kk, n, transposed);
+    return p;
+}
+
+TEST_CASE("linear_forward matches the oracle, with w plain or packed") {
     for (const k::Table* t : simd_tables())
         for (std::size_t rows : {1, 5, 17})
             for (std::size_t kk : kSizes)
                 for (std::size_t n : kSizes) {
                     CAPTURE(t->isa); CAPTURE(rows); CAPTURE(kk); CAPTURE(n);
                     auto in = random_vector(rows * kk, 1), w = random_vector(kk * n, 2), b = random_vector(n, 3);
-                    std::vector<float> got(rows * n), want(rows * n);
+                    const auto w_packed = packed(*t, w, kk, n);
+                    std::vector<float> got(rows * n), want(rows * n), got_packed(rows * n);
                     for (const float* bias : {static_cast<const float*>(b.data()), static_cast<const float*>(nullptr)}) {
                         t->linear_forward(got.data(), in.data(), w.data(), bias, rows, kk, n);
+                        t->linear_forward_packed(got_packed.data(), in.data(), w_packed.data(), bias, rows, kk, n);
                         k::reference().linear_forward(want.data(), in.data(), w.data(), bias, rows, kk, n);
                         check_close(got, want);
+                        CHECK(got_packed == got);
                     }
                 }
 }
 
-TEST_CASE("the fused recurrence step matches the oracle") {
+TEST_CASE("the fused recurrence step matches the oracle, with u plain or packed, whatever the row split") {
     for (const k::Table* t : simd_tables())
         for (k::Act act : kActs)
-            for (std::size_t rows : {1, 4, 9})
+            for (std::size_t rows : {1, 4, 9, 21})
                 for (std::size_t n : kSizes) {
                     CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(rows); CAPTURE(n);
                     auto a = random_vector(rows * n, 4), h = random_vector(rows * n, 5),
                          u = random_vector(n * n, 6, 1.0f / std::sqrt(float(n)));
-                    std::vector<float> got(rows * n), want(rows * n);
+                    const auto u_packed = packed(*t, u, n, n);
+                    std::vector<float> got(rows * n), want(rows * n), got_packed(rows * n), split(rows * n);
                     t->rnn_step_forward(got.data(), a.data(), h.data(), u.data(), rows, n, act);
+                    t->rnn_step_forward_packed(got_packed.data(), a.data(), h.data(), u_packed.data(), rows, n, act);
                     k::reference().rnn_step_forward(want.data(), a.data(), h.data(), u.data(), rows, n, act);
                     check_close(got, want, 4e-6f);
+                    CHECK(got_packed == got);
+                    const std::size_t first = rows / 2, offset = first * n;  // as a threaded split runs it
+                    t->rnn_step_forward_packed(split.data(), a.data(), h.data(), u_packed.data(), first, n, act);
+                    t->rnn_step_forward_packed(split.data() + offset, a.data() + offset, h.data() + offset,
+                                               u_packed.data(), rows - first, n, act);
+                    CHECK(split == got);
                 }
 }
 
@@ -84,24 +103,32 @@ TEST_CASE("the recurrence step's backward matches the oracle, with and without i
     for (const k::Table* t : simd_tables())
         for (k::Act act : kActs)
             for (std::size_t n : kSizes) {
-                const std::size_t rows = 6;
+                const std::size_t rows = 11;
                 CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(n);
                 auto dh = random_vector(rows * n, 7), da_next = random_vector(rows * n, 8),
-                     ut = random_vector(n * n, 9, 1.0f / std::sqrt(float(n))), h = random_vector(rows * n, 10, 0.99f);
-                std::vector<float> got(rows * n), want(rows * n);
+                     u = random_vector(n * n, 9, 1.0f / std::sqrt(float(n))), h = random_vector(rows * n, 10, 0.99f);
+                const auto ut_packed = packed(*t, u, n, n, true), ut_oracle = packed(k::reference(), u, n, n, true);
+                std::vector<float> got(rows * n), want(rows * n), split(rows * n);
                 for (int variant = 0; variant < 3; ++variant) {
+                    CAPTURE(variant);
                     const float* dh_p = variant == 1 ? nullptr : dh.data();
                     const float* next_p = variant == 2 ? nullptr : da_next.data();
-                    t->rnn_step_backward(got.data(), dh_p, next_p, ut.data(), h.data(), rows, n, act);
-                    k::reference().rnn_step_backward(want.data(), dh_p, next_p, ut.data(), h.data(), rows, n, act);
+                    t->rnn_step_backward(got.data(), dh_p, next_p, ut_packed.data(), h.data(), rows, n, act);
+                    k::reference().rnn_step_backward(want.data(), dh_p, next_p, ut_oracle.data(), h.data(), rows, n, act);
                     check_close(got, want, 4e-6f);
+                    const std::size_t first = 3, offset = first * n;  // as a threaded split runs it
+                    t->rnn_step_backward(split.data(), dh_p, next_p, ut_packed.data(), h.data(), first, n, act);
+                    t->rnn_step_backward(split.data() + offset, dh_p ? dh_p + offset : nullptr,
+                                         next_p ? next_p + offset : nullptr, ut_packed.data(), h.data() + offset,
+                                         rows - first, n, act);
+                    CHECK(split == got);
                 }
             }
 }
 
-TEST_CASE("matmul_tn matches the oracle, also on a block of output rows") {
+TEST_CASE("matmul_tn matches the oracle, also on a block of output rows or columns") {
     for (const k::Table* t : simd_tables())
-        for (std::size_t rows : {1, 7, 40})
+        for (std::size_t rows : {1, 7, 40, 300})
             for (std::size_t m : kSizes)
                 for (std::size_t n : kSizes) {
                     CAPTURE(t->isa); CAPTURE(rows); CAPTURE(m); CAPTURE(n);
@@ -114,6 +141,12 @@ TEST_CASE("matmul_tn matches the oracle, also on a block of output rows") {
                         std::vector<float> block((m - 1) * n);
                         t->matmul_tn(block.data(), a.data() + 1, b.data(), rows, m - 1, n, m, n, n);
                         CHECK(std::equal(block.begin(), block.end(), got.begin() + n));
+                    }
+                    if (n > 2) {  // columns 1 .. n-1 of the output, written in place
+                        std::vector<float> block(m * n, 0.0f);
+                        t->matmul_tn(block.data() + 1, a.data(), b.data() + 1, rows, m, n - 1, m, n, n);
+                        for (std::size_t i = 0; i < m; ++i)
+                            CHECK(std::equal(block.begin() + i * n + 1, block.begin() + (i + 1) * n, got.begin() + i * n + 1));
                     }
                 }
 }

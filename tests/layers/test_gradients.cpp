@@ -17,7 +17,7 @@ using recur::Sequential;
 using recur::Shape;
 using recur::SimpleRNN;
 using recur::Tensor;
-using recur::testing::Probe;
+using recur::testing::check_gradients;
 
 namespace {
 
@@ -27,31 +27,6 @@ Tensor random_tensor(Shape shape, unsigned seed, float scale = 1.0f) {
     Tensor t(std::move(shape));
     for (float& v : t) v = dist(gen);
     return t;
-}
-
-// Central differences with step h; float32 losses of order 1 make errors of about
-// 1e-7 / h plus h^2 terms, so agreement to 1e-3 absolute plus 2% relative is a real check.
-void check_gradients(Sequential& model, const recur::Loss& loss, const Tensor& x, const Tensor& y) {
-    Probe probe(model, loss, x, y);
-    std::vector<float> analytic;
-    probe.loss(&analytic);
-    const float h = 2e-3f;
-    float* w = probe.weights();
-    std::size_t checked = 0;
-    for (std::size_t i = 0; i < probe.param_count(); ++i) {
-        const float saved = w[i];
-        w[i] = saved + h;
-        const double up = probe.loss();
-        w[i] = saved - h;
-        const double down = probe.loss();
-        w[i] = saved;
-        const double numeric = (up - down) / (2.0 * h);
-        CAPTURE(i);
-        CHECK(std::abs(analytic[i] - numeric) <= 1e-3 + 2e-2 * std::abs(numeric));
-        ++checked;
-    }
-    CHECK(checked == probe.param_count());
-    CHECK(std::any_of(analytic.begin(), analytic.end(), [](float g) { return std::abs(g) > 1e-4f; }));
 }
 
 }  // namespace

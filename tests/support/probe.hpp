@@ -1,7 +1,11 @@
 #pragma once
 // Loss and gradients of a model at its current weights, through the same forward and
 // backward passes fit uses, but without an optimizer step.
+#include <algorithm>
+#include <cmath>
 #include <numeric>
+
+#include <doctest/doctest.h>
 #include <vector>
 
 #include <recur/recur.hpp>
@@ -20,20 +24,25 @@ public:
         ws_.reserve(net_, batch_);
         std::vector<std::size_t> rows(batch_);
         std::iota(rows.begin(), rows.end(), 0);
-        recur::detail::gather_time_major(ws_.x, x_, rows);
+        recur::detail::gather_time_major(ws_.x, x_, rows, net_.input_timesteps);
         recur::detail::gather_rows(ws_.y_true, y_, rows);
     }
 
     std::size_t param_count() const { return net_.param_count; }
     float* weights() { return weights_; }
 
+    // With a loss that folds the model's last activation in (crossentropy after softmax),
+    // the fused path fit takes; else the plain one.
     float loss(std::vector<float>* grads = nullptr) {
         const float* y_pred = recur::detail::forward(net_, ws_, weights_, batch_);
         const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * net_.output_shape[0] : batch_;
-        const float value = loss_.compute(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back());
+        const auto* dense = dynamic_cast<const recur::Dense*>(net_.layers.back());
+        const bool fused = dense && loss_.fused_activation() == dense->activation();
+        const float value = fused ? loss_.compute_fused(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back())
+                                  : loss_.compute(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back());
         if (grads) {
             grads->assign(net_.param_count, 0.0f);
-            recur::detail::backward(net_, ws_, weights_, grads->data(), batch_);
+            recur::detail::backward(net_, ws_, weights_, grads->data(), batch_, fused);
         }
         return value;
     }
@@ -51,5 +60,30 @@ private:
     std::size_t batch_;
     recur::detail::Workspace ws_;
 };
+
+// Central differences with step h; float32 losses of order 1 make errors of about
+// 1e-7 / h plus h^2 terms, so agreement to 1e-3 absolute plus 2% relative is a real check.
+inline void check_gradients(Sequential& model, const recur::Loss& loss, const Tensor& x, const Tensor& y) {
+    Probe probe(model, loss, x, y);
+    std::vector<float> analytic;
+    probe.loss(&analytic);
+    const float h = 2e-3f;
+    float* w = probe.weights();
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < probe.param_count(); ++i) {
+        const float saved = w[i];
+        w[i] = saved + h;
+        const double up = probe.loss();
+        w[i] = saved - h;
+        const double down = probe.loss();
+        w[i] = saved;
+        const double numeric = (up - down) / (2.0 * h);
+        CAPTURE(i);
+        CHECK(std::abs(analytic[i] - numeric) <= 1e-3 + 2e-2 * std::abs(numeric));
+        ++checked;
+    }
+    CHECK(checked == probe.param_count());
+    CHECK(std::any_of(analytic.begin(), analytic.end(), [](float g) { return std::abs(g) > 1e-4f; }));
+}
 
 }  // namespace recur::testing

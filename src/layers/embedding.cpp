@@ -1,0 +1,77 @@
+#include <algorithm>
+#include <cstring>
+
+#include "layers/initializers.hpp"
+#include "layers/layer_pass.hpp"
+
+namespace recur {
+
+Embedding::Embedding(std::size_t input_dim, std::size_t output_dim)
+    : Layer("embedding"), input_dim_(input_dim), output_dim_(output_dim) {
+    if (input_dim == 0 || output_dim == 0)
+        throw Error("Embedding: expected input_dim >= 1 and output_dim >= 1, got " + std::to_string(input_dim) +
+                    " and " + std::to_string(output_dim));
+}
+
+Embedding& Embedding::input_shape(Shape timesteps) {
+    set_input_shape(std::move(timesteps));
+    return *this;
+}
+Embedding& Embedding::name(std::string name) { set_name(std::move(name)); return *this; }
+
+std::unique_ptr<Layer> Embedding::clone() const { return std::make_unique<Embedding>(*this); }
+
+std::pair<std::size_t, std::size_t> Embedding::input_ranks() const { return {1, 1}; }
+
+// Its input (T,) is a sequence of ids: kept time-major like any sequence.
+std::size_t Embedding::input_timesteps() const { return input_shape()[0]; }
+
+void Embedding::check_input(const Tensor& ids, const char* call) const {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        const float id = ids.data()[i];
+        if (!(id >= 0.0f) || id != static_cast<float>(static_cast<std::size_t>(id)) ||
+            id >= static_cast<float>(input_dim_))
+            throw Error(std::string(call) + ": layer '" + name() + "' expects whole-number ids in [0, " +
+                        std::to_string(input_dim_) + "), got " + std::to_string(id) + " at position " +
+                        std::to_string(i));
+    }
+}
+
+Shape Embedding::compute_output_shape(const Shape& input) const { return Shape{input[0], output_dim_}; }
+
+std::vector<Layer::WeightSpec> Embedding::weight_specs(const Shape&) const {
+    return {{"embeddings", Shape{input_dim_, output_dim_}}};
+}
+
+void Embedding::initialize(float* weights) const { detail::uniform(weights, input_dim_ * output_dim_, -0.05f, 0.05f); }
+
+std::size_t Embedding::workspace_floats(std::size_t batch) const { return input_shape()[0] * batch * output_dim_; }
+
+void Embedding::forward(detail::LayerPass& pass) const {
+    const std::size_t rows = input_shape()[0] * pass.batch;
+    for (std::size_t r = 0; r < rows; ++r)
+        std::memcpy(pass.workspace + r * output_dim_, pass.weights + static_cast<std::size_t>(pass.input[r]) * output_dim_,
+                    output_dim_ * sizeof(float));
+    pass.output = pass.workspace;
+}
+
+// Each row's gradient is added to its id's vector, rows in order: deterministic. The ids
+// themselves have no gradient.
+void Embedding::backward(detail::LayerPass& pass) const {
+    const std::size_t rows = input_shape()[0] * pass.batch;
+    std::fill_n(pass.grads, input_dim_ * output_dim_, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r) {
+        float* g = pass.grads + static_cast<std::size_t>(pass.input[r]) * output_dim_;
+        const float* dy = pass.output_grad + r * output_dim_;
+        for (std::size_t j = 0; j < output_dim_; ++j) g[j] += dy[j];
+    }
+}
+
+Tensor Embedding::operator()(const Tensor& ids) {
+    if (ids.rank() != 2)
+        throw Error("Embedding: layer '" + name() + "' expects ids of shape (batch, timesteps), got " + ids.shape().str());
+    check_input(ids, "Embedding");
+    return call_standalone(ids, false).front();
+}
+
+}  // namespace recur
