@@ -83,7 +83,7 @@ CsvTable parse_csv(std::string_view text, std::string source) {
         } else if (c == ',') {
             end_field();
         } else if (c == '\n' || c == '\r') {
-            ;
+            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;  // CRLF is one line end
             end_record();
             ++line;
         } else if (quoted) {  // after the closing quote only spaces may come before the separator

@@ -1,0 +1,89 @@
+// recur: train, use and time SimpleRNN forecasters from the command line.
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <recur/error.hpp>
+
+#include "commands.hpp"
+#include "notebook.hpp"
+
+namespace {
+
+// Errors are one line on stderr, whatever the message held.
+void print_error(const std::string& who, std::string message, const std::string& hint = "") {
+    for (char& c : message)
+        if (c == '\n' || c == '\r') c = ' ';
+    std::cerr << who << ": " << message << hint << '\n';
+}
+
+// CLI::PositiveNumber's message prints the whole range of a double; this one says what it wants.
+const CLI::Validator positive(
+    [](std::string& text) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        return end != text.c_str() && *end == '\0' && value > 0 ? std::string() : "expected a number > 0, got " + text;
+    },
+    "POSITIVE");
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Train and use Keras-style SimpleRNN forecasters on the CPU.", "recur"};
+    app.require_subcommand(1);
+
+    CLI::App* demo = app.add_subcommand("demo", "Run the seed tutorial's notebook, cell by cell");
+
+    recur_cli::TrainArgs t;
+    std::uint64_t seed = 0;
+    CLI::App* train = app.add_subcommand("train", "Train SimpleRNN(units) + Dense(1) to predict a CSV column's next value");
+    train->add_option("--csv", t.csv, "CSV file with a header row")->required();
+    train->add_option("--column", t.column, "Column to forecast")->required();
+    train->add_option("--window", t.window, "Values per input window")->required()->check(positive);
+    train->add_option("--units", t.units, "SimpleRNN units")->capture_default_str()->check(positive);
+    train->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(positive);
+    train->add_option("--batch-size", t.batch_size, "Batch size")->capture_default_str()->check(positive);
+    train->add_option("--lr", t.learning_rate, "Adam's learning rate")->capture_default_str()->check(positive);
+    train->add_option("--val-split", t.val_split, "Fraction of the last windows held out for validation, in [0, 1)")
+        ->capture_default_str();
+    train->add_option("--out", t.out, "Save the model here (safetensors) and its scaler in <out>.json");
+    train->add_option("--history", t.history, "Write epoch,loss,val_loss as CSV here");
+    train->add_option("--plot", t.plot, "Draw the loss curves and the predictions in this SVG file");
+    CLI::Option* seed_option = train->add_option("--seed", seed, "Seed for the weights and the shuffles");
+
+    recur_cli::PredictArgs p;
+    CLI::App* predict = app.add_subcommand("predict", "Predict each next value of a CSV column with a saved model");
+    predict->add_option("--model", p.model, "Model saved by 'recur train --out'")->required();
+    predict->add_option("--csv", p.csv, "CSV file with a header row")->required();
+    predict->add_option("--column", p.column, "Column to read")->required();
+    predict->add_option("--out", p.out, "Write row,actual,predicted CSV here instead of to stdout");
+
+    std::string model_path;
+    CLI::App* summary = app.add_subcommand("summary", "Print a saved model's layers and parameter counts");
+    summary->add_option("--model", model_path, "Model file")->required();
+
+    CLI::App* bench = app.add_subcommand("bench", "Time train_on_batch and predict for two model sizes");
+
+    std::string who = "recur";
+    try {
+        app.parse(argc, argv);
+        if (!app.get_subcommands().empty()) who += " " + app.get_subcommands().front()->get_name();
+        if (*seed_option) t.seed = seed;
+        if (*demo) return recur_examples::seed_notebook();
+        if (*train) recur_cli::train(t);
+        if (*predict) recur_cli::predict(p);
+        if (*summary) recur_cli::summary(model_path);
+        if (*bench) recur_cli::bench();
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
+        if (!app.get_subcommands().empty()) who += " " + app.get_subcommands().front()->get_name();
+        print_error(who, e.what(), " (see '" + who + " --help')");
+        return 2;
+    } catch (const std::exception& e) {  // recur::Error above all; anything else is reported the same way
+        print_error(who, e.what());
+        return 1;
+    }
+}
