@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate reference fixtures for SimpleRNN + Dense parity tests.
 
-Each configuration builds a Keras-style model (SimpleRNN -> Dense, MSE loss)
+Each configuration builds a Keras-style model (SimpleRNN -> Dense -> a loss)
 with PyTorch in float64 and writes one ``<name>.safetensors`` file holding the
 inputs, initial weights, forward output, loss, gradients and the weights after
 five Keras-form Adam steps.
@@ -14,7 +14,9 @@ Model semantics (Keras):
   * return_sequences off: the last output in processing order, shape (B,H);
     on: every output, shape (B,T,H).
   * Dense: out = h kernel + bias, kernel (H,O), applied on the last axis.
-  * Loss: mean squared error over every element of the output.
+  * Loss: mean squared error over every element of the output, or (see HEADS)
+    a crossentropy with the head's softmax or sigmoid: sparse labels (y holds
+    class indices as floats), target distributions, or 0/1 targets.
   * Adam (Keras form), m = v = 0 initially, for t = 1..steps:
         m = beta_1 m + (1 - beta_1) g
         v = beta_2 v + (1 - beta_2) g^2
@@ -40,7 +42,7 @@ Tensors (all float32, computed in float64 and rounded at the end):
   before each Adam step.
 
 Metadata: batch, timesteps, features, units, activation, return_sequences,
-go_backwards, dense_units, loss, learning_rate, beta_1, beta_2, epsilon,
+go_backwards, dense_units, dense_activation, loss, learning_rate, beta_1, beta_2, epsilon,
 adam_steps, generator.
 
 Usage: make_fixtures.py [--out DIR]   (default: fixtures/ beside this script)
@@ -70,8 +72,22 @@ WEIGHT_NAMES = (
     "dense/bias",
 )
 
+# Losses and the Dense head's activation that goes with each (recur's name in the metadata):
+#   mse                  linear head, mean squared error
+#   sparse_softmax       softmax head, integer labels      (sparse_categorical_crossentropy)
+#   sparse_logits        linear head, integer labels       (the same, from_logits)
+#   categorical_softmax  softmax head, target distributions (categorical_crossentropy)
+#   binary_sigmoid       sigmoid head, 0/1 targets         (binary_crossentropy)
+HEADS = {
+    "mse": "linear",
+    "sparse_softmax": "softmax",
+    "sparse_logits": "linear",
+    "categorical_softmax": "softmax",
+    "binary_sigmoid": "sigmoid",
+}
+
 # (batch, timesteps, features, units, activation, return_sequences,
-#  go_backwards, dense_units)
+#  go_backwards, dense_units[, loss])  -- the loss is mse unless given
 CONFIGS = [
     (1, 1, 1, 1, "tanh", False, False, 1),
     (1, 1, 1, 1, "relu", True, True, 1),
@@ -101,13 +117,24 @@ CONFIGS = [
     (3, 5, 10, 130, "relu", True, True, 1),
     (1, 4, 12, 260, "tanh", False, True, 1),
     (2, 3, 32, 260, "relu", True, False, 7),
+    (6, 8, 3, 17, "tanh", False, False, 7, "sparse_softmax"),
+    (4, 6, 2, 33, "tanh", True, True, 5, "sparse_softmax"),
+    (5, 7, 4, 9, "relu", False, True, 7, "sparse_logits"),
+    (3, 5, 3, 20, "tanh", True, False, 4, "categorical_softmax"),
+    (8, 6, 5, 16, "tanh", False, False, 3, "binary_sigmoid"),
+    (2, 9, 2, 12, "relu", True, True, 1, "binary_sigmoid"),
 ]
 
 
+def unpack(cfg):
+    """The configuration's fields, with the loss defaulting to mse."""
+    return (*cfg[:8], cfg[8] if len(cfg) > 8 else "mse")
+
+
 def config_name(cfg):
-    b, t, d, h, act, seq, bwd, o = cfg
+    b, t, d, h, act, seq, bwd, o, loss = unpack(cfg)
     return (f"b{b}_t{t}_d{d}_h{h}_{act}_{'seq' if seq else 'last'}"
-            f"_{'bwd' if bwd else 'fwd'}_o{o}")
+            f"_{'bwd' if bwd else 'fwd'}_o{o}" + ("" if loss == "mse" else f"_{loss}"))
 
 
 def uniform(gen, shape, bound):
@@ -134,12 +161,14 @@ def initial_weights(gen, d, h, o):
 class Model:
     """SimpleRNN + Dense built from torch modules, fed Keras-layout weights."""
 
-    def __init__(self, d, h, o, activation, return_sequences, go_backwards):
+    def __init__(self, d, h, o, activation, return_sequences, go_backwards,
+                 loss="mse"):
         self.rnn = torch.nn.RNN(d, h, nonlinearity=activation,
                                 batch_first=True)
         self.dense = torch.nn.Linear(h, o)
         self.return_sequences = return_sequences
         self.go_backwards = go_backwards
+        self.loss = loss
 
     def load(self, weights):
         with torch.no_grad():
@@ -151,19 +180,34 @@ class Model:
             self.dense.bias.copy_(weights["dense/bias"])
 
     def forward(self, x):
+        """The Dense head's input to its activation (the logits)."""
         if self.go_backwards:
             x = x.flip(1)
         seq, _ = self.rnn(x)
         h = seq if self.return_sequences else seq[:, -1]
         return self.dense(h)
 
+    def output_and_loss(self, z, y):
+        """The model's output (after the head's activation) and the loss."""
+        f = torch.nn.functional
+        o = z.shape[-1]
+        if self.loss == "mse":
+            return z, f.mse_loss(z, y)
+        if self.loss in ("sparse_softmax", "sparse_logits"):
+            loss = f.cross_entropy(z.reshape(-1, o), y.reshape(-1).long())
+            return (torch.softmax(z, -1) if self.loss == "sparse_softmax" else z), loss
+        if self.loss == "categorical_softmax":
+            loss = -(y * torch.log_softmax(z, -1)).sum(-1).mean()
+            return torch.softmax(z, -1), loss
+        loss = f.binary_cross_entropy_with_logits(z, y)
+        return torch.sigmoid(z), loss
+
     def loss_and_grads(self, weights, x, y):
         """Return (output, loss, Keras-layout gradients) at `weights`."""
         self.load(weights)
         for p in (*self.rnn.parameters(), *self.dense.parameters()):
             p.grad = None
-        output = self.forward(x)
-        loss = torch.nn.functional.mse_loss(output, y)
+        output, loss = self.output_and_loss(self.forward(x), y)
         loss.backward()
         grads = {
             "simple_rnn/kernel": self.rnn.weight_ih_l0.grad.T.clone(),
@@ -195,13 +239,21 @@ def adam(model, weights, x, y, steps):
 
 def build_fixture(cfg, seed):
     """Return (tensors, metadata) for one configuration."""
-    b, t, d, h, act, seq, bwd, o = cfg
+    b, t, d, h, act, seq, bwd, o, loss_kind = unpack(cfg)
     gen = torch.Generator().manual_seed(seed)
     weights = initial_weights(gen, d, h, o)
     x = torch.randn((b, t, d), generator=gen)
-    y = torch.randn((b, t, o) if seq else (b, o), generator=gen)
+    out_shape = (b, t, o) if seq else (b, o)
+    if loss_kind.startswith("sparse"):  # class labels, one per output row
+        y = torch.randint(0, o, out_shape[:-1], generator=gen).to(x.dtype)
+    elif loss_kind == "categorical_softmax":  # target distributions
+        y = torch.softmax(2.0 * torch.randn(out_shape, generator=gen), -1)
+    elif loss_kind == "binary_sigmoid":
+        y = torch.randint(0, 2, out_shape, generator=gen).to(x.dtype)
+    else:
+        y = torch.randn(out_shape, generator=gen)
 
-    model = Model(d, h, o, act, seq, bwd)
+    model = Model(d, h, o, act, seq, bwd, loss_kind)
     output, loss, grads = model.loss_and_grads(weights, x, y)
     final, losses = adam(model, weights, x, y, ADAM_STEPS)
 
@@ -222,7 +274,8 @@ def build_fixture(cfg, seed):
         "return_sequences": "true" if seq else "false",
         "go_backwards": "true" if bwd else "false",
         "dense_units": str(o),
-        "loss": "mse",
+        "dense_activation": HEADS[loss_kind],
+        "loss": loss_kind,
         "learning_rate": repr(LEARNING_RATE),
         "beta_1": repr(BETA_1),
         "beta_2": repr(BETA_2),

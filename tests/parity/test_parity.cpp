@@ -1,5 +1,5 @@
-// recur against PyTorch: the fixtures in parity/fixtures hold, for SimpleRNN + Dense + MSE
-// models computed by PyTorch in float64 (see make_fixtures.py), the forward output, the loss,
+// recur against PyTorch: the fixtures in parity/fixtures hold, for SimpleRNN + Dense + loss
+// models (MSE, and each crossentropy with its softmax or sigmoid head) computed by PyTorch in float64 (see make_fixtures.py), the forward output, the loss,
 // every weight gradient and the weights after five Adam steps. Every instruction set this CPU
 // has, with 1 and 2 threads, must reproduce them.
 //
@@ -40,6 +40,16 @@ float relative_error(const float* got, const recur::Tensor& want) {
     return scale > 0.0f ? worst / scale : worst;
 }
 
+// The fixture's loss (see HEADS in make_fixtures.py) as recur spells it.
+std::unique_ptr<recur::Loss> make_loss(const std::string& kind) {
+    if (kind == "mse") return std::make_unique<recur::MSE>();
+    if (kind == "sparse_softmax") return std::make_unique<recur::SparseCategoricalCrossentropy>();
+    if (kind == "sparse_logits") return recur::SparseCategoricalCrossentropy().from_logits(true).clone();
+    if (kind == "categorical_softmax") return std::make_unique<recur::CategoricalCrossentropy>();
+    if (kind == "binary_sigmoid") return std::make_unique<recur::BinaryCrossentropy>();
+    throw std::runtime_error("unknown fixture loss " + kind);
+}
+
 std::vector<std::filesystem::path> fixture_files() {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(RECUR_PARITY_FIXTURES))
@@ -58,13 +68,14 @@ void check_fixture(const recur::detail::Safetensors& f) {
                   .return_sequences(meta.at("return_sequences") == "true")
                   .go_backwards(meta.at("go_backwards") == "true")
                   .input_shape({T, D}));
-    model.add(recur::Dense(O));
+    model.add(recur::Dense(O).activation(meta.at("dense_activation")));
+    const std::unique_ptr<recur::Loss> loss = make_loss(meta.at("loss"));
     model.compile(recur::Adam()
                       .learning_rate(std::stof(meta.at("learning_rate")))
                       .beta_1(std::stof(meta.at("beta_1")))
                       .beta_2(std::stof(meta.at("beta_2")))
                       .epsilon(std::stof(meta.at("epsilon"))),
-                  recur::MSE());
+                  *loss);
     model.layer(0).set_weights({f.at(kWeights[0]), f.at(kWeights[1]), f.at(kWeights[2])});
     model.layer(1).set_weights({f.at(kWeights[3]), f.at(kWeights[4])});
     const recur::Tensor& x = f.at("x");
@@ -73,10 +84,10 @@ void check_fixture(const recur::detail::Safetensors& f) {
     const recur::Tensor output = model.predict(x, 64);
     CHECK(relative_error(output.data(), f.at("output")) < 1e-5f);
 
-    recur::testing::Probe probe(model, recur::MSE(), x, y);
+    recur::testing::Probe probe(model, *loss, x, y);
     std::vector<float> grads;
-    const float loss = probe.loss(&grads);
-    CHECK(relative_error(&loss, f.at("loss")) < 1e-5f);
+    const float loss_value = probe.loss(&grads);
+    CHECK(relative_error(&loss_value, f.at("loss")) < 1e-5f);
     const float* g = grads.data();
     for (const char* name : kWeights) {
         const recur::Tensor& want = f.at(std::string("grad/") + name);
