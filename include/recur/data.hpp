@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -96,5 +97,28 @@ private:
 // Throws unless test_fraction is in [0, 1) and both parts get at least one sample (the
 // held-out part may be empty only for test_fraction 0).
 std::size_t chronological_split(std::size_t n, double test_fraction);
+
+// Reads an IDX file (the MNIST format), gzip-compressed or not: a big-endian header of
+// magic 0x000008NN (unsigned bytes, NN dimensions) and NN sizes, then the bytes. Returns
+// them as floats 0..255 with the file's shape: (N, 28, 28) for an images file (magic
+// 0x00000803), (N,) for a labels file (0x00000801). A missing or damaged file, another
+// element type, or data shorter or longer than the sizes say is a recur::Error.
+Tensor read_idx(const std::string& path);
+
+// keras.datasets.*.load_data() in one struct, to unpack in one line:
+// auto [x_train, y_train, x_test, y_test] = recur::load_fashion_mnist();
+struct TrainTestData {
+    Tensor x_train, y_train, x_test, y_test;
+};
+
+// Fashion-MNIST from the four IDX files of Debian's dataset-fashion-mnist (or any directory
+// holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-...; the .gz suffix
+// may be left off): x (N, 28, 28) pixels 0..255 and y (N,) labels 0..9, 60000 to train on
+// and 10000 to test. Divide x by 255 as with Keras.
+TrainTestData load_fashion_mnist(const std::string& dir = "/usr/share/datasets/fashion-mnist");
+
+// Fashion-MNIST's class names, by label.
+inline constexpr std::array<const char*, 10> fashion_mnist_classes{
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
 
 }  // namespace recur

@@ -62,6 +62,9 @@ struct History {
     std::vector<float> val_loss;
     // The compiled metrics by name, and "val_" + name for validation: metrics["accuracy"].
     std::map<std::string, std::vector<float>> metrics;
+    // fit stopped because the loss (or an update) became NaN or Inf; the model keeps the
+    // weights from before the failing batch (Keras's TerminateOnNaN).
+    bool terminated_on_nan = false;
 };
 
 // A plain stack of layers, each feeding the next. Not copyable (a model owns its buffers);
@@ -96,7 +99,8 @@ public:
     // The loss and every compiled metric: {"loss": ..., "accuracy": ...} (Keras's return_dict).
     std::map<std::string, float> evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
     Tensor predict(const Tensor& x, std::size_t batch_size = 32) const;
-    // One optimizer step on the whole given batch; returns its loss before the step.
+    // One optimizer step on the whole given batch; returns its loss before the step. When that
+    // loss or the update is not finite the weights are left unchanged and NaN/Inf is returned.
     float train_on_batch(const Tensor& x, const Tensor& y);
 
     // A .safetensors file with the weights (named like Keras's: "simple_rnn/kernel", ...) and,

@@ -173,11 +173,37 @@ void with_act(Act act, F&& f) {
 
 // ---- matrix products: out = finish(start + A B) ----
 
-// The left operand: A(i, p) = a[i * row + p * col]. Row-major A is {a, lda, 1}; A read
-// through its transpose (the weight gradients' a^T) is {a, 1, lda}.
-struct Left {
+// A k block of the left operand: A(i, p) = a[i * row + p * col], p counted from the block's start.
+struct LeftBlock {
     const float* a;
     std::size_t row, col;
+};
+
+// The left operand as stored: rows x k, leading dimension ld.
+struct RowMajor {
+    const float* a;
+    std::size_t ld;
+    LeftBlock block(std::size_t k0, std::size_t) const { return {a + k0, ld, 1}; }
+};
+
+// The left operand stored transposed (k x m, leading dimension ld), as the weight gradients
+// read it. Each k block is copied out contiguous: in place its rows would sit a leading
+// dimension apart, which for a power of two crowds them into a few L1 sets.
+class Transposed {
+public:
+    static constexpr std::size_t max_rows = 64;  // m per product
+    Transposed(const float* a, std::size_t ld, std::size_t m) : a_(a), ld_(ld), m_(m) {}
+    LeftBlock block(std::size_t k0, std::size_t kc) {
+        for (std::size_t p = 0; p < kc; ++p)
+            for (std::size_t i = 0; i < m_; i += W)
+                store(buffer_ + p * m_ + i, load_first(a_ + (k0 + p) * ld_ + i, std::min(W, m_ - i)));
+        return {buffer_, 1, m_};
+    }
+
+private:
+    const float* a_;
+    std::size_t ld_, m_;
+    alignas(64) float buffer_[KC * max_rows + W];  // + W: a block row may end in a partial vector
 };
 
 // What a product starts its accumulators from and does with them at the end, per vector of
@@ -227,18 +253,17 @@ inline void multiply_add(Vec (&acc)[R][V], const float* a, std::size_t a_row, st
     }
 }
 
-// Rows [i0, i0 + R) by the panel's columns [j0, j0 + cols), over the k block [k0, k0 + kc)
-// whose panel rows start at b.
+// Rows [i0, i0 + R) by the panel's columns [j0, j0 + cols) over one k block of kc.
 template <std::size_t R, std::size_t V, class Ops>
-inline void tile(const Ops& ops, const Left& A, const float* b, std::size_t width, std::size_t k0,
-                 std::size_t kc, std::size_t i0, std::size_t j0, std::size_t cols, bool last) {
+inline void tile(const Ops& ops, const LeftBlock& a, const float* b, std::size_t width, std::size_t kc,
+                 std::size_t i0, std::size_t j0, std::size_t cols, bool first, bool last) {
     Vec acc[R][V];
     for (std::size_t r = 0; r < R; ++r)
         for (std::size_t v = 0; v < V; ++v) {
             const std::size_t j = j0 + v * W, count = std::min(W, cols - v * W);
-            acc[r][v] = k0 == 0 ? ops.start(i0 + r, j, count) : load_first(ops.out + (i0 + r) * ops.ldo + j, count);
+            acc[r][v] = first ? ops.start(i0 + r, j, count) : load_first(ops.out + (i0 + r) * ops.ldo + j, count);
         }
-    multiply_add(acc, A.a + i0 * A.row + k0 * A.col, A.row, A.col, b, width, kc);
+    multiply_add(acc, a.a + i0 * a.row, a.row, a.col, b, width, kc);
     for (std::size_t r = 0; r < R; ++r)
         for (std::size_t v = 0; v < V; ++v) {
             const std::size_t j = j0 + v * W, count = std::min(W, cols - v * W);
@@ -249,11 +274,11 @@ inline void tile(const Ops& ops, const Left& A, const float* b, std::size_t widt
 
 // Every row of one panel block: MR-row tiles, then single rows.
 template <std::size_t V, class Ops>
-void tiles(const Ops& ops, const Left& A, const float* b, std::size_t width, std::size_t k0,
-           std::size_t kc, std::size_t rows, std::size_t j0, std::size_t cols, bool last) {
+void tiles(const Ops& ops, const LeftBlock& a, const float* b, std::size_t width, std::size_t kc,
+           std::size_t rows, std::size_t j0, std::size_t cols, bool first, bool last) {
     std::size_t i = 0;
-    for (; i + MR <= rows; i += MR) tile<MR, V>(ops, A, b, width, k0, kc, i, j0, cols, last);
-    for (; i < rows; ++i) tile<1, V>(ops, A, b, width, k0, kc, i, j0, cols, last);
+    for (; i + MR <= rows; i += MR) tile<MR, V>(ops, a, b, width, kc, i, j0, cols, first, last);
+    for (; i < rows; ++i) tile<1, V>(ops, a, b, width, kc, i, j0, cols, first, last);
 }
 
 // Panel j0 of a k x n matrix holds columns [j0, j0 + cols) in `width` floats per row.
@@ -271,20 +296,17 @@ struct Packed {
 // A plain row-major right operand, packed one panel block at a time into a buffer.
 class Unpacked {
 public:
-    Unpacked(const float* b, std::size_t ldb) : b_(b), ldb_(ldb) {}
+    Unpacked(const float* b, std::size_t ld) : b_(b), ld_(ld) {}
     const float* block(std::size_t j0, std::size_t cols, std::size_t width, std::size_t k0, std::size_t kc) {
         for (std::size_t p = 0; p < kc; ++p)
             for (std::size_t c = 0; c < width; c += W)
-                load_first_or_zero(buffer_ + p * width + c, b_ + (k0 + p) * ldb_ + j0 + c, cols, c);
+                store(buffer_ + p * width + c, load_first(b_ + (k0 + p) * ld_ + j0 + c, std::min(W, cols - c)));
         return buffer_;
     }
 
 private:
-    static void load_first_or_zero(float* to, const float* from, std::size_t cols, std::size_t c) {
-        store(to, load_first(from, std::min(W, cols - c)));
-    }
     const float* b_;
-    std::size_t ldb_;
+    std::size_t ld_;
     alignas(64) float buffer_[KC * NR];
 };
 
@@ -296,17 +318,18 @@ void with_vectors(std::size_t count, F&& f) {
 }
 
 // out[rows x n] = finish(start + A B) for A rows x k: k blocks outermost, so that a block
-// of A is reused by every panel and partial sums wait in out.
-template <class Ops, class Right>
-void product(const Ops& ops, const Left& A, Right&& B, std::size_t rows, std::size_t k, std::size_t n) {
+// of A serves every panel while it is in cache; partial sums wait in out.
+template <class Ops, class Left, class Right>
+void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t k, std::size_t n) {
     std::size_t k0 = 0;
     do {
         const std::size_t kc = std::min(KC, k - k0);
-        const bool last = k0 + kc == k;
+        const LeftBlock a = A.block(k0, kc);
+        const bool first = k0 == 0, last = k0 + kc == k;
         for (std::size_t j0 = 0; j0 < n; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
             const float* b = B.block(j0, cols, width, k0, kc);
-            with_vectors(width / W, [&]<std::size_t V>() { tiles<V>(ops, A, b, width, k0, kc, rows, j0, cols, last); });
+            with_vectors(width / W, [&]<std::size_t V>() { tiles<V>(ops, a, b, width, kc, rows, j0, cols, first, last); });
         }
         k0 += kc;
     } while (k0 < k);
@@ -323,22 +346,22 @@ void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool tran
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
                     std::size_t rows, std::size_t k, std::size_t n) {
-    product(Plain{out, n, bias}, Left{in, k, 1}, Unpacked(w, n), rows, k, n);
+    product(Plain{out, n, bias}, RowMajor{in, k}, Unpacked(w, n), rows, k, n);
 }
 
 void linear_forward_packed(float* out, const float* in, const float* w_packed, const float* bias,
                            std::size_t rows, std::size_t k, std::size_t n) {
-    product(Plain{out, n, bias}, Left{in, k, 1}, Packed{w_packed, k}, rows, k, n);
+    product(Plain{out, n, bias}, RowMajor{in, k}, Packed{w_packed, k}, rows, k, n);
 }
 
 void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
                       std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, Left{h_prev, n, 1}, Unpacked(u, n), rows, n, n); });
+    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Unpacked(u, n), rows, n, n); });
 }
 
 void rnn_step_forward_packed(float* h, const float* a, const float* h_prev, const float* u_packed,
                              std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, Left{h_prev, n, 1}, Packed{u_packed, n}, rows, n, n); });
+    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Packed{u_packed, n}, rows, n, n); });
 }
 
 void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut_packed,
@@ -346,13 +369,16 @@ void rnn_step_backward(float* da, const float* dh, const float* da_next, const f
     // Without da_next there is no product: k = 0, and the left operand is never read.
     const std::size_t k = da_next ? n : 0;
     with_act(act, [&]<Act A>() {
-        product(StepBackward<A>{da, n, dh, h}, Left{da_next ? da_next : h, n, 1}, Packed{ut_packed, n}, rows, k, n);
+        product(StepBackward<A>{da, n, dh, h}, RowMajor{da_next ? da_next : h, n}, Packed{ut_packed, n}, rows, k, n);
     });
 }
 
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout) {
-    product(Plain{out, ldout, nullptr}, Left{a, 1, lda}, Unpacked(b, ldb), m, rows, n);
+    for (std::size_t i0 = 0; i0 < m; i0 += Transposed::max_rows) {
+        const std::size_t count = std::min(Transposed::max_rows, m - i0);
+        product(Plain{out + i0 * ldout, ldout, nullptr}, Transposed(a + i0, lda, count), Unpacked(b, ldb), count, rows, n);
+    }
 }
 
 void column_sums(float* out, const float* a, std::size_t rows, std::size_t n) {

@@ -12,12 +12,18 @@ namespace detail {
 
 namespace {
 
-// out = a^T b over `rows` rows, split into fixed blocks of output rows across threads.
+// out[m x n] = a^T b over `rows` rows, in fixed blocks of output across threads. Each block
+// packs its own columns of b, so blocks are tall enough to pay for that many times over, and
+// narrow enough that a small m still makes several.
 void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                      std::size_t n) {
+    constexpr std::size_t block_rows = 64, block_cols = 192;
+    const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
     const auto& k = kernels::active();
-    for_each_piece(m, 16, double(rows) * m * n, [&](std::size_t i0, std::size_t count) {
-        k.matmul_tn(out + i0 * n, a + i0, b, rows, count, n, m, n, n);
+    for_each_piece(row_blocks * col_blocks, 1, double(rows) * m * n, [&](std::size_t block, std::size_t) {
+        const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
+        k.matmul_tn(out + i0 * n + j0, a + i0, b + j0, rows, std::min(block_rows, m - i0),
+                    std::min(block_cols, n - j0), m, n, n);
     });
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -31,6 +32,7 @@ void Sequential::Impl::build() {
     for (std::size_t l = 0; l < layers.size(); ++l) LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l]);
     params = std::move(fresh);
     grads = Tensor(Shape{net.param_count});
+    last_finite_params = Tensor(Shape{net.param_count});
     network.emplace(std::move(net));
     if (optimizer) optimizer->reset();
 }
@@ -132,8 +134,14 @@ float Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
     const float* y_pred = detail::forward(n, ws, params.data(), batch);
     const float value = loss_value(y_pred, ws.y_true, ws.d_pred, batch);
+    if (!std::isfinite(value)) return value;  // nothing to learn from; the weights stay as they are
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
+    std::copy(params.begin(), params.end(), last_finite_params.begin());
     optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes);
+    if (!std::all_of(params.begin(), params.end(), [](float p) { return std::isfinite(p); })) {
+        std::copy(last_finite_params.begin(), last_finite_params.end(), params.begin());
+        return std::numeric_limits<float>::quiet_NaN();  // the update overflowed: undone
+    }
     return value;
 }
 
@@ -311,7 +319,14 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             detail::gather_rows(m.train_ws.y_true, y, rows);
             // As Keras: the epoch's loss is the mean of the batch losses weighted by batch size,
             // its metrics are computed on each batch's forward pass, before the update.
-            sums[0] += double(m.train_step(m.train_ws, count)) * count;
+            const float loss = m.train_step(m.train_ws, count);
+            if (!std::isfinite(loss)) {  // as Keras's TerminateOnNaN, with the last finite weights kept
+                std::cerr << "Sequential::fit: the loss became " << loss << " at epoch " << epoch << ", batch "
+                          << step + 1 << "; training stopped with the weights from before that batch\n";
+                history.terminated_on_nan = true;
+                return history;
+            }
+            sums[0] += double(loss) * count;
             for (std::size_t i = 0; i < m.metrics.size(); ++i)
                 sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count),
                                                 m.network->output_shape.back());

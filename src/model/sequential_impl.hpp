@@ -28,6 +28,7 @@ struct Sequential::Impl {
     std::vector<detail::Metric> metrics;     // resolved against the output by prepare()
     std::optional<detail::Network> network;  // set once every layer knows its input shape
     Tensor params, grads;                    // flat, Keras order
+    Tensor last_finite_params;               // the weights before the step in progress
     detail::Workspace train_ws, validation_ws;
     std::size_t epochs_done = 0;
 
@@ -51,6 +52,8 @@ struct Sequential::Impl {
     float loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const;
 
     // One optimizer step on the batch already gathered into ws; returns the loss before it.
+    // A non-finite loss, or an update that makes a weight non-finite, leaves the weights as
+    // they were and returns the non-finite value (NaN for an undone update).
     float train_step(detail::Workspace& ws, std::size_t batch);
     // The mean loss and the mean of every metric over the given samples, batch by batch.
     std::vector<float> evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
