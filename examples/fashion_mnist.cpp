@@ -22,6 +22,8 @@ struct Options {
     std::size_t epochs = 10;
     std::size_t threads = 0;  // 0: OpenMP's default
     std::uint64_t seed = 42;
+    float learning_rate = 1e-3f;
+    float clipnorm = 0.0f;  // 0: off
     std::string data = "/usr/share/datasets/fashion-mnist";
 };
 
@@ -49,6 +51,8 @@ Options parse(int argc, char** argv) {
         else if (arg == "--epochs") o.epochs = number(arg, value);
         else if (arg == "--threads") o.threads = number(arg, value);
         else if (arg == "--seed") o.seed = number(arg, value);
+        else if (arg == "--lr") o.learning_rate = std::stof(std::string(value));
+        else if (arg == "--clipnorm") o.clipnorm = std::stof(std::string(value));
         else throw recur::Error("unknown option " + std::string(arg) + "\n" + kUsage);
     }
     return o;
@@ -87,7 +91,9 @@ int run(const Options& o) {
     recur::Sequential model;
     model.add(recur::SimpleRNN(128).input_shape({28, 28}));
     model.add(recur::Dense(10).activation("softmax"));
-    model.compile(recur::Adam().learning_rate(1e-3f), recur::SparseCategoricalCrossentropy(), {"accuracy"});
+    recur::Adam adam = recur::Adam().learning_rate(o.learning_rate);
+    if (o.clipnorm > 0.0f) adam.clipnorm(o.clipnorm);
+    model.compile(adam, recur::SparseCategoricalCrossentropy(), {"accuracy"});
     model.summary();
 
     // One fit call per epoch, so that each epoch's seconds can be printed to the hundredth

@@ -35,8 +35,8 @@ double rmse(std::span<const double> predicted, std::span<const float> truth) {
 }
 
 // Least-squares AR(window): y_t = c + sum_k a_k y_{t-window+k}, fitted by solving the normal
-// equations (A^T A) w = A^T y with Gaussian elimination (partial pivoting) in double; the
-// 13 x 13 system is small and well conditioned enough on raw sunspot numbers.
+// equations (A^T A) w = A^T y by Gaussian elimination with partial pivoting, in double,
+// which is ample for a 13 x 13 system. The fit does not depend on the scaling of the series.
 std::vector<double> fit_linear_ar(std::span<const float> series, std::size_t n_windows) {
     constexpr std::size_t p = kWindow + 1;  // the window's values, then the intercept
     std::array<std::array<double, p + 1>, p> m{};  // [A^T A | A^T y]
@@ -96,7 +96,8 @@ int main(int argc, char** argv) try {
 
     const recur::CsvTable table = recur::read_csv(csv);
     const std::vector<float> years = table.column("YEAR"), series = table.column("SUNACTIVITY");
-    if (series.size() <= kWindow + 1) throw recur::Error(csv + " has too few years for a window of 12");
+    if (series.size() < kWindow + 5)
+        throw recur::Error("'" + csv + "' has " + std::to_string(series.size()) + " years; a window of 12 needs 17 or more");
 
     // Windows [0, n_train) train; the last 20% of them (rounded down) test: for 1700-2008, the
     // targets 1950-2008. Test inputs reach back into training years, as a forecast would.
@@ -131,7 +132,7 @@ int main(int argc, char** argv) try {
         recur::Sequential model;
         model.add(recur::SimpleRNN(32).input_shape({kWindow, 1}));
         model.add(recur::Dense(1));
-        // Full-batch Adam: 238 samples are one batch. The recipe (rate, epochs) was chosen on the
+        // Full-batch Adam: every training window in one batch. The recipe (rate, epochs) was chosen on the
         // training years alone, holding out their last fifth; longer training overfits.
         model.compile(recur::Adam().learning_rate(0.01f), recur::MSE());
         const recur::History history =

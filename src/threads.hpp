@@ -8,8 +8,9 @@
 
 namespace recur::detail {
 
-// Below this many multiply-adds a parallel region costs more than it saves.
-inline constexpr double kMinParallelWork = 1 << 18;
+// Below this many multiply-adds a parallel region costs more than it saves, above all when
+// the other cores are busy and a barrier waits for a time slice.
+inline constexpr double kMinParallelWork = 1 << 22;  // ~40 us of one core: less is not worth waking a thread
 
 // Calls f(begin, count) for consecutive pieces of [0, n) of `piece` items each (the last
 // may be shorter), on OpenMP threads when `work` (multiply-adds in all) pays for them.
@@ -24,6 +25,20 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
     for (std::int64_t p = 0; p < pieces; ++p) {
         const std::size_t begin = static_cast<std::size_t>(p) * piece;
         f(begin, std::min(piece, n - begin));
+    }
+}
+
+// Calls f(round, piece) for every piece of [0, pieces) in each of `rounds` rounds, rounds in
+// order. A thread takes the same pieces in every round (a static schedule), so a piece finds
+// what it left in its thread's cache, and pieces must not depend on each other within or
+// across rounds: no barrier separates them.
+template <class F>
+void for_each_piece_in_rounds(std::size_t rounds, std::size_t pieces, double work, F&& f) {
+    const auto count = static_cast<std::int64_t>(pieces);
+#pragma omp parallel if (work >= kMinParallelWork && pieces > 1)
+    for (std::size_t round = 0; round < rounds; ++round) {
+#pragma omp for schedule(static) nowait
+        for (std::int64_t p = 0; p < count; ++p) f(round, static_cast<std::size_t>(p));
     }
 }
 

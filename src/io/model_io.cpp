@@ -155,6 +155,16 @@ std::unique_ptr<Layer> make_layer(const json& c) {
     throw Error("unknown layer type \"" + type + "\"");
 }
 
+// The number of weights a saved layer config asks for (as a double: no overflow).
+double weight_count(const json& c) {
+    const std::string type = c.at("type");
+    const std::vector<std::size_t> input = c.at("input_shape");
+    if (type == "Embedding") return c.at("input_dim").get<double>() * c.at("output_dim").get<double>();
+    const double units = c.at("units").get<double>(), bias = c.at("use_bias").get<bool>() ? units : 0.0;
+    const double in = input.empty() ? 0.0 : static_cast<double>(input.back());
+    return type == "SimpleRNN" ? in * units + units * units + bias : in * units + bias;
+}
+
 void write_model(const Sequential& model, const std::string& path, bool checkpoint) {
     if (!model.built()) throw Error("Sequential::save: the model has no input shape yet, so it has no weights to save");
     std::vector<Tensor> weights;  // owned here, written in Keras order
@@ -195,16 +205,29 @@ Sequential load_model(const std::string& path) {
     const auto& meta = file.metadata;
     if (!meta.contains("format") || meta.at("format") != "recur" || !meta.contains("architecture"))
         throw fail("expected a recur model (metadata \"format\": \"recur\" and an architecture), found none");
+    json architecture, compile;
+    double needed = 0.0;
+    try {
+        architecture = json::parse(meta.at("architecture"));
+        if (meta.contains("compile")) compile = json::parse(meta.at("compile"));
+        for (const auto& layer : architecture.at("layers")) needed += weight_count(layer);
+    } catch (const json::exception& e) {
+        throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());
+    }
+    // Building allocates the weights: check first that the file holds that many floats, so
+    // that a hostile architecture cannot make us allocate more than the file's size.
+    double held = 0.0;
+    for (const auto& [name, tensor] : file.tensors) held += static_cast<double>(tensor.size());
+    if (needed > held)
+        throw fail("the architecture needs " + std::to_string(static_cast<unsigned long long>(needed)) +
+                   " weights but the file holds " + std::to_string(static_cast<unsigned long long>(held)));
     Sequential model;
     try {
-        const json architecture = json::parse(meta.at("architecture"));
         model = Sequential(architecture.at("name").get<std::string>());
         for (const auto& layer : architecture.at("layers")) model.add(*make_layer(layer));
-        if (meta.contains("compile")) {
-            const json compile = json::parse(meta.at("compile"));
+        if (!compile.is_null())
             model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")),
                           compile.value("metrics", std::vector<std::string>{}));
-        }
     } catch (const json::exception& e) {
         throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());
     } catch (const Error& e) {

@@ -36,10 +36,12 @@ struct Table {
                               const float* ut_packed, const float* h, std::size_t rows,
                               std::size_t n, Act act);
     // Weight-gradient shape: out[m x n] = a[rows x m]^T b[rows x n], with leading dimensions,
-    // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout.
+    // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout. With
+    // `accumulate` the product is added to out, and a sum over many rows taken a block of rows
+    // at a time gives the same bits as one call over all of them.
     void (*matmul_tn)(float* out, const float* a, const float* b, std::size_t rows,
                       std::size_t m, std::size_t n, std::size_t lda, std::size_t ldb,
-                      std::size_t ldout);
+                      std::size_t ldout, bool accumulate);
     // out[n] = sum over rows of a[rows x n].
     void (*column_sums)(float* out, const float* a, std::size_t rows, std::size_t n);
 

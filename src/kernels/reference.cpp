@@ -67,10 +67,10 @@ void rnn_step_backward(float* da, const float* dh, const float* da_next, const f
 }
 
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
-               std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout) {
+               std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout, bool accumulate) {
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) {
-            double sum = 0.0;
+            double sum = accumulate ? out[i * ldout + j] : 0.0;
             for (std::size_t r = 0; r < rows; ++r) sum += double(a[r * lda + i]) * b[r * ldb + j];
             out[i * ldout + j] = float(sum);
         }

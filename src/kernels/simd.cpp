@@ -208,11 +208,13 @@ private:
 
 // What a product starts its accumulators from and does with them at the end, per vector of
 // `count` valid lanes at row i, column j; out is also where partial sums wait between k blocks.
-struct Plain {  // out = bias + A B (bias may be null)
+struct Plain {  // out = bias + A B, or out += A B when accumulating (bias may be null)
     float* out;
     std::size_t ldo;
     const float* bias;
-    Vec start(std::size_t, std::size_t j, std::size_t count) const {
+    bool accumulate = false;
+    Vec start(std::size_t i, std::size_t j, std::size_t count) const {
+        if (accumulate) return load_first(out + i * ldo + j, count);
         return bias ? load_first(bias + j, count) : Vec(0.0f);
     }
     Vec finish(std::size_t, std::size_t, std::size_t, Vec acc) const { return acc; }
@@ -284,30 +286,42 @@ void tiles(const Ops& ops, const LeftBlock& a, const float* b, std::size_t width
 // Panel j0 of a k x n matrix holds columns [j0, j0 + cols) in `width` floats per row.
 std::size_t panel_columns(std::size_t n, std::size_t j0) { return std::min(NR, n - j0); }
 
-// The right operand already packed: panels one after another.
+// A k block of the right operand: rows [k0, k0 + kc) of every panel. Panels are stored one
+// after another, k rows each, and all but the last are NR wide, so panel j0 starts at j0 * k.
+struct RightBlock {
+    const float* b;
+    std::size_t k, k0;
+    const float* panel(std::size_t j0, std::size_t width) const { return b + j0 * k + k0 * width; }
+};
+
+// The right operand already packed (Table::pack).
 struct Packed {
     const float* packed;
     std::size_t k;
-    const float* block(std::size_t j0, std::size_t, std::size_t width, std::size_t k0, std::size_t) const {
-        return packed + j0 * k + k0 * width;
-    }
+    RightBlock block(std::size_t k0, std::size_t) const { return {packed, k, k0}; }
 };
 
-// A plain row-major right operand, packed one panel block at a time into a buffer.
+// A plain row-major right operand of at most max_cols columns, packed one k block at a time
+// into a buffer. Each row of the block is read front to back, which the hardware prefetchers
+// follow; panel by panel they would see short runs a leading dimension apart.
 class Unpacked {
 public:
-    Unpacked(const float* b, std::size_t ld) : b_(b), ld_(ld) {}
-    const float* block(std::size_t j0, std::size_t cols, std::size_t width, std::size_t k0, std::size_t kc) {
+    static constexpr std::size_t max_cols = 4 * 48;  // whole panels on every instruction set
+    Unpacked(const float* b, std::size_t ld, std::size_t n) : b_(b), ld_(ld), n_(n) {}
+    RightBlock block(std::size_t k0, std::size_t kc) {
         for (std::size_t p = 0; p < kc; ++p)
-            for (std::size_t c = 0; c < width; c += W)
-                store(buffer_ + p * width + c, load_first(b_ + (k0 + p) * ld_ + j0 + c, std::min(W, cols - c)));
-        return buffer_;
+            for (std::size_t j0 = 0; j0 < n_; j0 += NR) {
+                const std::size_t cols = panel_columns(n_, j0), width = round_up(cols, W);
+                for (std::size_t c = 0; c < width; c += W)
+                    store(buffer_ + j0 * kc + p * width + c, load_first(b_ + (k0 + p) * ld_ + j0 + c, std::min(W, cols - c)));
+            }
+        return {buffer_, kc, 0};
     }
 
 private:
     const float* b_;
-    std::size_t ld_;
-    alignas(64) float buffer_[KC * NR];
+    std::size_t ld_, n_;
+    alignas(64) float buffer_[KC * max_cols];
 };
 
 template <class F>
@@ -318,21 +332,29 @@ void with_vectors(std::size_t count, F&& f) {
 }
 
 // out[rows x n] = finish(start + A B) for A rows x k: k blocks outermost, so that a block
-// of A serves every panel while it is in cache; partial sums wait in out.
+// of A and B serves every tile while it is in cache; partial sums wait in out.
 template <class Ops, class Left, class Right>
 void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t k, std::size_t n) {
     std::size_t k0 = 0;
     do {
         const std::size_t kc = std::min(KC, k - k0);
         const LeftBlock a = A.block(k0, kc);
+        const RightBlock b = B.block(k0, kc);
         const bool first = k0 == 0, last = k0 + kc == k;
         for (std::size_t j0 = 0; j0 < n; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
-            const float* b = B.block(j0, cols, width, k0, kc);
-            with_vectors(width / W, [&]<std::size_t V>() { tiles<V>(ops, a, b, width, kc, rows, j0, cols, first, last); });
+            with_vectors(width / W, [&]<std::size_t V>() {
+                tiles<V>(ops, a, b.panel(j0, width), width, kc, rows, j0, cols, first, last);
+            });
         }
         k0 += kc;
     } while (k0 < k);
+}
+
+// Calls f(j0, cols) for column chunks of [0, n) narrow enough for Unpacked.
+template <class F>
+void in_column_chunks(std::size_t n, F&& f) {
+    for (std::size_t j0 = 0; j0 < n; j0 += Unpacked::max_cols) f(j0, std::min(Unpacked::max_cols, n - j0));
 }
 
 void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
@@ -346,7 +368,9 @@ void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool tran
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
                     std::size_t rows, std::size_t k, std::size_t n) {
-    product(Plain{out, n, bias}, RowMajor{in, k}, Unpacked(w, n), rows, k, n);
+    in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
+        product(Plain{out + j0, n, bias ? bias + j0 : nullptr}, RowMajor{in, k}, Unpacked(w + j0, n, cols), rows, k, cols);
+    });
 }
 
 void linear_forward_packed(float* out, const float* in, const float* w_packed, const float* bias,
@@ -356,7 +380,11 @@ void linear_forward_packed(float* out, const float* in, const float* w_packed, c
 
 void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
                       std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Unpacked(u, n), rows, n, n); });
+    with_act(act, [&]<Act A>() {
+        in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
+            product(StepForward<A>{h + j0, n, a + j0}, RowMajor{h_prev, n}, Unpacked(u + j0, n, cols), rows, n, cols);
+        });
+    });
 }
 
 void rnn_step_forward_packed(float* h, const float* a, const float* h_prev, const float* u_packed,
@@ -374,10 +402,14 @@ void rnn_step_backward(float* da, const float* dh, const float* da_next, const f
 }
 
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
-               std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout) {
+               std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout, bool accumulate) {
     for (std::size_t i0 = 0; i0 < m; i0 += Transposed::max_rows) {
         const std::size_t count = std::min(Transposed::max_rows, m - i0);
-        product(Plain{out + i0 * ldout, ldout, nullptr}, Transposed(a + i0, lda, count), Unpacked(b, ldb), count, rows, n);
+        in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
+            float* block = out + i0 * ldout + j0;
+            product(Plain{block, ldout, nullptr, accumulate}, Transposed(a + i0, lda, count),
+                    Unpacked(b + j0, ldb, cols), count, rows, cols);
+        });
     }
 }
 

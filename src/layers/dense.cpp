@@ -26,7 +26,7 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed
     if (activation == Activation::softmax) k.softmax_backward(dy, dy, y, rows, units);
     else if (activation != Activation::linear) k.activation_backward(dy, dy, y, rows * units, kernel_act(activation));
     for_each_piece(in, 16, double(rows) * in * units, [&](std::size_t i0, std::size_t count) {
-        k.matmul_tn(dw + i0 * units, x + i0, dy, rows, count, units, in, units, units);
+        k.matmul_tn(dw + i0 * units, x + i0, dy, rows, count, units, in, units, units, false);
     });
     if (db) k.column_sums(db, dy, rows, units);
     if (dx) {

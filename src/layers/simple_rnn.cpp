@@ -12,18 +12,20 @@ namespace detail {
 
 namespace {
 
-// out[m x n] = a^T b over `rows` rows, in fixed blocks of output across threads. Each block
-// packs its own columns of b, so blocks are tall enough to pay for that many times over, and
-// narrow enough that a small m still makes several.
+// out[m x n] = a^T b over `rows` rows: fixed blocks of output spread over the threads, and
+// the rows taken a slab at a time, every block through one slab before the next. A slab of
+// a and b (two timesteps of hs and dA for L) then comes from memory once and serves all of a
+// thread's blocks from its L2, where block by block over all rows it would come once per block.
 void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                      std::size_t n) {
-    constexpr std::size_t block_rows = 64, block_cols = 192;
+    constexpr std::size_t slab = 128, block_rows = 64, block_cols = 192;
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
     const auto& k = kernels::active();
-    for_each_piece(row_blocks * col_blocks, 1, double(rows) * m * n, [&](std::size_t block, std::size_t) {
-        const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
-        k.matmul_tn(out + i0 * n + j0, a + i0, b + j0, rows, std::min(block_rows, m - i0),
-                    std::min(block_cols, n - j0), m, n, n);
+    for_each_piece_in_rounds((rows + slab - 1) / slab, row_blocks * col_blocks, double(rows) * m * n,
+                             [&](std::size_t round, std::size_t block) {
+        const std::size_t r0 = round * slab, i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
+        k.matmul_tn(out + i0 * n + j0, a + r0 * m + i0, b + r0 * n + j0, std::min(slab, rows - r0),
+                    std::min(block_rows, m - i0), std::min(block_cols, n - j0), m, n, n, round > 0);
     });
 }
 
@@ -41,7 +43,7 @@ void rows_times_matrix(float* out, const float* in, const float* w_packed, const
 
 void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, const float* w,
                         const float* u, const float* b, const RnnDims& dims, kernels::Act act) {
-    const auto [B, T, D, H] = dims;
+    const std::size_t B = dims.batch, T = dims.timesteps, D = dims.features, H = dims.units;
     const std::size_t slab = B * H;
     const auto& k = kernels::active();
     float* u_packed = packed;
@@ -59,7 +61,7 @@ void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, cons
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act) {
-    const auto [B, T, D, H] = dims;
+    const std::size_t B = dims.batch, T = dims.timesteps, D = dims.features, H = dims.units;
     const std::size_t slab = B * H;
     const auto& k = kernels::active();
     float* ut_packed = packed;

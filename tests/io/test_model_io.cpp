@@ -182,14 +182,18 @@ TEST_CASE("damaged and hostile files are rejected with clear errors") {
                          recur::Error);
 
     // A file whose tensors disagree with its architecture.
-    Sequential other;
-    other.add(recur::SimpleRNN(5).name("rnn").input_shape({3, 2}));
-    other.add(recur::Dense(1).name("head"));
-    const Tensor wrong({2, 4});
+    const Tensor wrong({2, 8});
     recur::detail::Safetensors parsed = recur::detail::read_safetensors(good.path);
     std::vector<std::pair<std::string, const Tensor*>> tensors;
     for (auto& [name, tensor] : parsed.tensors) tensors.emplace_back(name, name == "rnn/recurrent_kernel" ? &wrong : &tensor);
     recur::detail::write_safetensors(bad.path, tensors, parsed.metadata);
     CHECK_THROWS_WITH_AS(recur::load_model(bad.path),
-                         doctest::Contains("layer 'rnn' expects recurrent_kernel of shape (4, 4), got (2, 4)"), recur::Error);
+                         doctest::Contains("layer 'rnn' expects recurrent_kernel of shape (4, 4), got (2, 8)"), recur::Error);
+
+    // An architecture far larger than the file must be refused before anything is allocated.
+    std::string architecture = parsed.metadata.at("architecture");
+    architecture.replace(architecture.find("\"units\":4"), 9, "\"units\":4000000");
+    parsed.metadata["architecture"] = architecture;
+    recur::detail::write_safetensors(bad.path, tensors, parsed.metadata);
+    CHECK_THROWS_WITH_AS(recur::load_model(bad.path), doctest::Contains("the architecture needs 16000"), recur::Error);
 }

@@ -126,7 +126,7 @@ TEST_CASE("the recurrence step's backward matches the oracle, with and without i
             }
 }
 
-TEST_CASE("matmul_tn matches the oracle, also on a block of output rows or columns") {
+TEST_CASE("matmul_tn matches the oracle, also on a block of output rows, columns or input rows") {
     for (const k::Table* t : simd_tables())
         for (std::size_t rows : {1, 7, 40, 300})
             for (std::size_t m : kSizes)
@@ -134,17 +134,25 @@ TEST_CASE("matmul_tn matches the oracle, also on a block of output rows or colum
                     CAPTURE(t->isa); CAPTURE(rows); CAPTURE(m); CAPTURE(n);
                     auto a = random_vector(rows * m, 11), b = random_vector(rows * n, 12);
                     std::vector<float> got(m * n), want(m * n);
-                    t->matmul_tn(got.data(), a.data(), b.data(), rows, m, n, m, n, n);
-                    k::reference().matmul_tn(want.data(), a.data(), b.data(), rows, m, n, m, n, n);
+                    t->matmul_tn(got.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
+                    k::reference().matmul_tn(want.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
                     check_close(got, want);
                     if (m > 2) {  // rows 1 .. m-1 of the output, as a threaded split computes them
                         std::vector<float> block((m - 1) * n);
-                        t->matmul_tn(block.data(), a.data() + 1, b.data(), rows, m - 1, n, m, n, n);
+                        t->matmul_tn(block.data(), a.data() + 1, b.data(), rows, m - 1, n, m, n, n, false);
                         CHECK(std::equal(block.begin(), block.end(), got.begin() + n));
+                    }
+                    if (rows > 2) {  // the first rows, then the rest added on: the same bits
+                        std::vector<float> sum(m * n);
+                        const std::size_t first = rows / 3;
+                        t->matmul_tn(sum.data(), a.data(), b.data(), first, m, n, m, n, n, false);
+                        t->matmul_tn(sum.data(), a.data() + first * m, b.data() + first * n, rows - first, m, n, m,
+                                     n, n, true);
+                        CHECK(sum == got);
                     }
                     if (n > 2) {  // columns 1 .. n-1 of the output, written in place
                         std::vector<float> block(m * n, 0.0f);
-                        t->matmul_tn(block.data() + 1, a.data(), b.data() + 1, rows, m, n - 1, m, n, n);
+                        t->matmul_tn(block.data() + 1, a.data(), b.data() + 1, rows, m, n - 1, m, n, n, false);
                         for (std::size_t i = 0; i < m; ++i)
                             CHECK(std::equal(block.begin() + i * n + 1, block.begin() + (i + 1) * n, got.begin() + i * n + 1));
                     }

@@ -176,13 +176,14 @@ TEST_CASE("predictions do not depend on the batch size they are computed in") {
     CHECK(std::equal(all.begin(), all.end(), small.begin()));
 }
 
-TEST_CASE("training is bitwise the same with 1 and 2 threads") {
+TEST_CASE("training is bitwise the same with 1, 2 and 8 threads") {
     auto run = [](std::size_t threads) {
         recur::set_num_threads(threads);
         recur::manual_seed(13);
         Sequential model;
-        model.add(SimpleRNN(64).return_sequences(true).input_shape({12, 8}));
-        model.add(SimpleRNN(48));
+        // Large enough that every time loop and weight gradient runs on threads.
+        model.add(SimpleRNN(96).return_sequences(true).input_shape({12, 8}));
+        model.add(SimpleRNN(96));
         model.add(Dense(3));
         model.compile("adam", "mse");
         Tensor x({96, 12, 8}), y({96, 3});
@@ -192,7 +193,8 @@ TEST_CASE("training is bitwise the same with 1 and 2 threads") {
         return flat_weights(model);
     };
     const std::size_t original = recur::num_threads();
-    const auto one = run(1), two = run(2);
+    const auto one = run(1), two = run(2), eight = run(8);
     recur::set_num_threads(original);
     CHECK(one == two);
+    CHECK(one == eight);
 }
