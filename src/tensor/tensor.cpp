@@ -25,14 +25,20 @@ std::size_t Shape::operator[](std::size_t axis) const {
 }
 
 Shape Shape::prepend(std::size_t dim) const {
-    std::vector<std::size_t> dims{dim};
-    dims.insert(dims.end(), begin(), end());
-    return Shape(dims);
+    if (rank_ == kMaxRank) throw Error("Shape::prepend: " + str() + " already has the most axes a shape can have");
+    Shape out;
+    out.dims_[0] = dim;
+    std::copy(begin(), end(), out.dims_.begin() + 1);
+    out.rank_ = rank_ + 1;
+    return out;
 }
 
 Shape Shape::drop_front() const {
     if (rank_ == 0) throw Error("Shape::drop_front: the shape () has no axis to drop");
-    return Shape(std::vector<std::size_t>(begin() + 1, end()));
+    Shape out;
+    std::copy(begin() + 1, end(), out.dims_.begin());
+    out.rank_ = rank_ - 1;
+    return out;
 }
 
 namespace {
