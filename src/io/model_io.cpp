@@ -85,39 +85,23 @@ std::map<std::string, std::string> model_metadata(const Sequential& model) {
     return metadata;
 }
 
-template <class Setter>
-void optional_setting(const json& config, const char* key, Setter set) {
-    if (config.contains(key) && config[key].get<float>() != 0.0f) set(config[key].get<float>());
+// The settings every optimizer shares; a clipping of 0 means off and is left unset.
+template <class Concrete>
+std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const json& c) {
+    optimizer.learning_rate(c.at("learning_rate"));
+    if (const float v = c.value("clipnorm", 0.0f); v != 0.0f) optimizer.clipnorm(v);
+    if (const float v = c.value("global_clipnorm", 0.0f); v != 0.0f) optimizer.global_clipnorm(v);
+    if (const float v = c.value("clipvalue", 0.0f); v != 0.0f) optimizer.clipvalue(v);
+    return optimizer.clone();
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const json& c) {
     const std::string name = c.at("name");
-    std::unique_ptr<Optimizer> opt;
-    if (name == "SGD") {
-        SGD sgd;
-        sgd.momentum(c.at("momentum")).nesterov(c.at("nesterov")).learning_rate(c.at("learning_rate"));
-        optional_setting(c, "clipnorm", [&](float v) { sgd.clipnorm(v); });
-        optional_setting(c, "global_clipnorm", [&](float v) { sgd.global_clipnorm(v); });
-        optional_setting(c, "clipvalue", [&](float v) { sgd.clipvalue(v); });
-        opt = sgd.clone();
-    } else if (name == "Adam") {
-        Adam adam;
-        adam.beta_1(c.at("beta_1")).beta_2(c.at("beta_2")).epsilon(c.at("epsilon")).learning_rate(c.at("learning_rate"));
-        optional_setting(c, "clipnorm", [&](float v) { adam.clipnorm(v); });
-        optional_setting(c, "global_clipnorm", [&](float v) { adam.global_clipnorm(v); });
-        optional_setting(c, "clipvalue", [&](float v) { adam.clipvalue(v); });
-        opt = adam.clone();
-    } else if (name == "RMSprop") {
-        RMSprop rms;
-        rms.rho(c.at("rho")).epsilon(c.at("epsilon")).learning_rate(c.at("learning_rate"));
-        optional_setting(c, "clipnorm", [&](float v) { rms.clipnorm(v); });
-        optional_setting(c, "global_clipnorm", [&](float v) { rms.global_clipnorm(v); });
-        optional_setting(c, "clipvalue", [&](float v) { rms.clipvalue(v); });
-        opt = rms.clone();
-    } else {
-        throw Error("unknown optimizer \"" + name + "\"");
-    }
-    return opt;
+    if (name == "SGD") return with_common_settings(SGD().momentum(c.at("momentum")).nesterov(c.at("nesterov")), c);
+    if (name == "Adam")
+        return with_common_settings(Adam().beta_1(c.at("beta_1")).beta_2(c.at("beta_2")).epsilon(c.at("epsilon")), c);
+    if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.at("rho")).epsilon(c.at("epsilon")), c);
+    throw Error("unknown optimizer \"" + name + "\"");
 }
 
 std::unique_ptr<Loss> make_loss(const json& c) {

@@ -350,26 +350,22 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     return history;
 }
 
-float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
-    constexpr const char* call = "Sequential::evaluate";
-    Impl& m = *impl_;
-    m.check_compiled(call);
-    m.check_x(x, call);
-    m.check_y(x, y, call);
+std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size,
+                                                  const char* call) {
+    check_compiled(call);
+    check_x(x, call);
+    check_y(x, y, call);
     check_batch_size(batch_size, call);
     detail::Workspace ws;
-    return m.evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size)[0];
+    return evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size);
+}
+
+float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
+    return impl_->evaluate_all(x, y, batch_size, "Sequential::evaluate").front();
 }
 
 std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
-    constexpr const char* call = "Sequential::evaluate_dict";
-    Impl& m = *impl_;
-    m.check_compiled(call);
-    m.check_x(x, call);
-    m.check_y(x, y, call);
-    check_batch_size(batch_size, call);
-    detail::Workspace ws;
-    const std::vector<float> values = m.evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size);
+    const std::vector<float> values = impl_->evaluate_all(x, y, batch_size, "Sequential::evaluate_dict");
     const std::vector<std::string> names = metrics_names();
     std::map<std::string, float> out;
     for (std::size_t i = 0; i < names.size(); ++i) out[names[i]] = values[i];

@@ -58,6 +58,8 @@ struct Sequential::Impl {
     // The mean loss and the mean of every metric over the given samples, batch by batch.
     std::vector<float> evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
                                      std::span<const std::size_t> rows, std::size_t batch_size) const;
+    // The same over all of x, after checking the call's arguments as `call`.
+    std::vector<float> evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size, const char* call);
 };
 
 }  // namespace recur

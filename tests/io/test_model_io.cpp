@@ -9,10 +9,13 @@
 
 #include <recur/recur.hpp>
 
+#include "support/weights.hpp"
+
 #include "io/safetensors.hpp"
 
 using recur::Sequential;
 using recur::Tensor;
+using recur::testing::all_weights;
 namespace fs = std::filesystem;
 
 namespace {
@@ -41,12 +44,6 @@ Sequential stacked_model() {
     return model;
 }
 
-std::vector<float> all_weights(const Sequential& model) {
-    std::vector<float> out;
-    for (const auto& layer : model.layers())
-        for (const Tensor& w : layer->get_weights()) out.insert(out.end(), w.begin(), w.end());
-    return out;
-}
 
 std::string read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -12,9 +12,12 @@
 
 #include <recur/recur.hpp>
 
+#include "support/weights.hpp"
+
 using recur::Sequential;
 using recur::Shape;
 using recur::Tensor;
+using recur::testing::all_weights;
 
 namespace {
 
@@ -33,12 +36,6 @@ Sequential relu_model(const recur::Optimizer& optimizer) {
     return model;
 }
 
-std::vector<float> all_weights(const Sequential& model) {
-    std::vector<float> out;
-    for (const auto& layer : model.layers())
-        for (const Tensor& w : layer->get_weights()) out.insert(out.end(), w.begin(), w.end());
-    return out;
-}
 
 Tensor rows(const Tensor& t, std::size_t begin, std::size_t count) {
     const std::size_t per = t.size() / t.shape()[0];

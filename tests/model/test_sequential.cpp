@@ -6,11 +6,14 @@
 
 #include <recur/recur.hpp>
 
+#include "support/weights.hpp"
+
 using recur::Dense;
 using recur::Sequential;
 using recur::Shape;
 using recur::SimpleRNN;
 using recur::Tensor;
+using recur::testing::all_weights;
 
 namespace {
 
@@ -28,12 +31,6 @@ Sequential seed_model() {
     return model;
 }
 
-std::vector<float> flat_weights(const Sequential& model) {
-    std::vector<float> all;
-    for (const auto& layer : model.layers())
-        for (const Tensor& w : layer->get_weights()) all.insert(all.end(), w.begin(), w.end());
-    return all;
-}
 
 }  // namespace
 
@@ -57,12 +54,12 @@ TEST_CASE("manual_seed makes initialisation and shuffling reproducible") {
         recur::manual_seed(5);
         Sequential model = seed_model();
         model.fit(X, Y, recur::FitOptions().epochs(5).batch_size(3).verbose(0));
-        return flat_weights(model);
+        return all_weights(model);
     };
     const auto first = run(), second = run();
     CHECK(first == second);
     recur::manual_seed(6);
-    CHECK(flat_weights(seed_model()) != first);
+    CHECK(all_weights(seed_model()) != first);
 }
 
 TEST_CASE("Keras summary layout") {
@@ -104,7 +101,7 @@ TEST_CASE("set_weights then get_weights round-trips, and a twin model predicts t
     twin.add(SimpleRNN(10).input_shape({5, 1}));
     twin.add(Dense(1));
     for (std::size_t i = 0; i < model.layers().size(); ++i) twin.layer(i).set_weights(model.layer(i).get_weights());
-    CHECK(flat_weights(twin) == flat_weights(model));
+    CHECK(all_weights(twin) == all_weights(model));
     const Tensor a = model.predict(X), b = twin.predict(X);
     CHECK(std::equal(a.begin(), a.end(), b.begin()));
 }
@@ -190,7 +187,7 @@ TEST_CASE("training is bitwise the same with 1, 2 and 8 threads") {
         for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.11f * static_cast<float>(i));
         for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::sin(0.7f * static_cast<float>(i));
         model.fit(x, y, recur::FitOptions().epochs(2).batch_size(48).verbose(0));
-        return flat_weights(model);
+        return all_weights(model);
     };
     const std::size_t original = recur::num_threads();
     const auto one = run(1), two = run(2), eight = run(8);
