@@ -89,8 +89,11 @@ TEST_CASE("binary and categorical crossentropy values") {
           doctest::Approx(want).epsilon(1e-5));
     CHECK(grad[0] == doctest::Approx((0.8 - 1.0) / 2));
     const std::vector<float> q{0.7f, 0.2f, 0.1f}, onehot{0.0f, 1.0f, 0.0f};
-    CHECK(recur::CategoricalCrossentropy().compute(q.data(), onehot.data(), grad.data(), 1, 3) ==
+    std::vector<float> grad3(3);
+    CHECK(recur::CategoricalCrossentropy().compute(q.data(), onehot.data(), grad3.data(), 1, 3) ==
           doctest::Approx(-std::log(0.2)).epsilon(1e-5));
+    CHECK(grad3[1] == doctest::Approx(-1.0 / 0.2).epsilon(1e-5));
+    CHECK(grad3[0] == 0.0f);
 }
 
 TEST_CASE("crossentropy gradients through the model, fused with softmax and sigmoid, and from logits") {
