@@ -35,3 +35,33 @@ TEST_CASE("the step loop of fit allocates nothing: 4 steps and 64 steps allocate
     CHECK(few > 0);  // the counter works: fit's set-up allocates
     CHECK(many == few);
 }
+
+TEST_CASE("a training step needs the memory README's formula gives") {
+    // SimpleRNN(H) + Dense(1), Adam, batch B of T steps of D features. README, "Memory":
+    //   (3 + s) P + B T D + 3 B O + (2T + 1) B H + B H + H ceil16(H) + max(D ceil16(H), H ceil16(D))
+    //   + 2 B O + O ceil16(H), with s = 2 for Adam.
+    const std::size_t B = 64, T = 200, D = 32, H = 256, O = 1;
+    auto ceil16 = [](std::size_t n) { return (n + 15) / 16 * 16; };
+    const std::size_t P = D * H + H * H + H + H * O + O;
+    const double formula_bytes =
+        4.0 * double(5 * P + B * T * D + 3 * B * O + (2 * T + 1) * B * H + B * H + H * ceil16(H) +
+                     std::max(D * ceil16(H), H * ceil16(D)) + 2 * B * O + O * ceil16(H));
+
+    recur::Tensor x({B, T, D}), y({B, O});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.01f * static_cast<float>(i));
+    const long baseline = recur::testing::bytes_held;
+    recur::testing::peak_bytes_held = baseline;
+    {
+        recur::manual_seed(72);
+        recur::Sequential model;
+        model.add(recur::SimpleRNN(H).input_shape({T, D}));
+        model.add(recur::Dense(O));
+        model.compile("adam", "mse");
+        model.fit(x, y, recur::FitOptions().epochs(1).batch_size(B).verbose(0));
+    }
+    const double peak = double(recur::testing::peak_bytes_held - baseline);
+    CAPTURE(formula_bytes);
+    CAPTURE(peak);
+    CHECK(peak <= formula_bytes * 1.02 + 256 * 1024);  // the formula bounds what is allocated...
+    CHECK(peak >= formula_bytes * 0.95);               // ...and is not a loose bound
+}

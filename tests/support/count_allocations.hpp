@@ -1,26 +1,39 @@
 #pragma once
-// Replaces the global operator new (plain and aligned) with counting versions, to prove a
-// path allocates nothing. Include it in exactly one file of a test program.
+// Replaces the global operator new and delete (plain and aligned) with counting versions:
+// how many allocations, and how many bytes are held now and at most. Include it in exactly
+// one file of a test program.
+#include <malloc.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
 
 namespace recur::testing {
 inline std::atomic<long> allocations{0};
-}
+inline std::atomic<long> bytes_held{0};
+inline std::atomic<long> peak_bytes_held{0};
 
-void* operator new(std::size_t size) {
-    ++recur::testing::allocations;
-    if (void* p = std::malloc(size ? size : 1)) return p;
-    throw std::bad_alloc();
+inline void* counted(void* p) {
+    if (!p) throw std::bad_alloc();
+    ++allocations;
+    const long held = bytes_held += static_cast<long>(malloc_usable_size(p));
+    long peak = peak_bytes_held;
+    while (held > peak && !peak_bytes_held.compare_exchange_weak(peak, held)) {
+    }
+    return p;
 }
+inline void released(void* p) {
+    if (p) bytes_held -= static_cast<long>(malloc_usable_size(p));
+    std::free(p);
+}
+}  // namespace recur::testing
+
+void* operator new(std::size_t size) { return recur::testing::counted(std::malloc(size ? size : 1)); }
 void* operator new(std::size_t size, std::align_val_t align) {
-    ++recur::testing::allocations;
     const std::size_t a = static_cast<std::size_t>(align);
-    if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-    throw std::bad_alloc();
+    return recur::testing::counted(std::aligned_alloc(a, (size + a - 1) / a * a));
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { recur::testing::released(p); }
+void operator delete(void* p, std::size_t) noexcept { recur::testing::released(p); }
+void operator delete(void* p, std::align_val_t) noexcept { recur::testing::released(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { recur::testing::released(p); }
