@@ -29,9 +29,10 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
 }
 
 // Calls f(round, piece) for every piece of [0, pieces) in each of `rounds` rounds, rounds in
-// order. A thread takes the same pieces in every round (a static schedule), so a piece finds
-// what it left in its thread's cache, and pieces must not depend on each other within or
-// across rounds: no barrier separates them.
+// order. A thread takes the same pieces in every round (a static schedule, which OpenMP
+// keeps from loop to loop), so a piece's rounds run in order on one thread and find what the
+// round before left in its cache. No barrier separates rounds: a piece may depend on its own
+// earlier rounds, never on another piece.
 template <class F>
 void for_each_piece_in_rounds(std::size_t rounds, std::size_t pieces, double work, F&& f) {
     const auto count = static_cast<std::int64_t>(pieces);

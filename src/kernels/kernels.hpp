@@ -42,8 +42,8 @@ struct Table {
     void (*matmul_tn)(float* out, const float* a, const float* b, std::size_t rows,
                       std::size_t m, std::size_t n, std::size_t lda, std::size_t ldb,
                       std::size_t ldout, bool accumulate);
-    // out[n] = sum over rows of a[rows x n].
-    void (*column_sums)(float* out, const float* a, std::size_t rows, std::size_t n);
+    // out[n] = sum over rows of a[rows x n], leading dimension lda.
+    void (*column_sums)(float* out, const float* a, std::size_t rows, std::size_t n, std::size_t lda);
 
     // y = act(x) elementwise (in place allowed); dx = dy * act'(y) (in place allowed).
     void (*activation_forward)(float* y, const float* x, std::size_t n, Act act);

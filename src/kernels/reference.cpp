@@ -76,10 +76,10 @@ void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std
         }
 }
 
-void column_sums(float* out, const float* a, std::size_t rows, std::size_t n) {
+void column_sums(float* out, const float* a, std::size_t rows, std::size_t n, std::size_t lda) {
     for (std::size_t j = 0; j < n; ++j) {
         double sum = 0.0;
-        for (std::size_t r = 0; r < rows; ++r) sum += a[r * n + j];
+        for (std::size_t r = 0; r < rows; ++r) sum += a[r * lda + j];
         out[j] = float(sum);
     }
 }

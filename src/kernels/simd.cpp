@@ -6,8 +6,9 @@
 // vectors of output columns stays in registers while the inner loop broadcasts one element
 // of the left matrix and FMAs it across a row of the right one (no horizontal reductions).
 // The right matrix is read as column panels NV vectors wide, each stored k-major so that
-// the inner loop streams one contiguous block; the k loop runs in blocks of KC rows, small
-// enough that a block of a panel stays in L1 while every row tile passes over it.
+// the inner loop streams one contiguous block: weights are packed so once per use, other
+// operands one k block of KC rows at a time into a buffer, partial sums waiting in the
+// output between blocks.
 // Each output element is always the same sequence of FMAs in k order, whatever tile, panel
 // or block it falls in, so splitting rows or columns among threads cannot change a bit.
 #include <xsimd/xsimd.hpp>
@@ -15,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "kernels.hpp"
@@ -48,7 +50,7 @@ constexpr std::size_t MR = 8, NV = 3;
 constexpr std::size_t MR = 4, NV = 3;
 #endif
 constexpr std::size_t NR = NV * W;  // panel width in floats
-constexpr std::size_t KC = 128;     // rows of a panel block: KC x NR floats stay in L1
+constexpr std::size_t KC = 128;     // k block of an operand copied on the fly
 
 constexpr std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
@@ -181,6 +183,7 @@ struct LeftBlock {
 
 // The left operand as stored: rows x k, leading dimension ld.
 struct RowMajor {
+    static constexpr std::size_t k_block = SIZE_MAX;
     const float* a;
     std::size_t ld;
     LeftBlock block(std::size_t k0, std::size_t) const { return {a + k0, ld, 1}; }
@@ -191,7 +194,7 @@ struct RowMajor {
 // dimension apart, which for a power of two crowds them into a few L1 sets.
 class Transposed {
 public:
-    static constexpr std::size_t max_rows = 64;  // m per product
+    static constexpr std::size_t k_block = KC, max_rows = 64;  // max_rows: m per product
     Transposed(const float* a, std::size_t ld, std::size_t m) : a_(a), ld_(ld), m_(m) {}
     LeftBlock block(std::size_t k0, std::size_t kc) {
         for (std::size_t p = 0; p < kc; ++p)
@@ -286,42 +289,33 @@ void tiles(const Ops& ops, const LeftBlock& a, const float* b, std::size_t width
 // Panel j0 of a k x n matrix holds columns [j0, j0 + cols) in `width` floats per row.
 std::size_t panel_columns(std::size_t n, std::size_t j0) { return std::min(NR, n - j0); }
 
-// A k block of the right operand: rows [k0, k0 + kc) of every panel. Panels are stored one
-// after another, k rows each, and all but the last are NR wide, so panel j0 starts at j0 * k.
-struct RightBlock {
-    const float* b;
-    std::size_t k, k0;
-    const float* panel(std::size_t j0, std::size_t width) const { return b + j0 * k + k0 * width; }
-};
-
-// The right operand already packed (Table::pack).
+// The right operand already packed (Table::pack): panels one after another, k rows each,
+// all but the last NR wide, so panel j0 starts at j0 * k.
 struct Packed {
+    static constexpr std::size_t k_block = 512;  // all of k for H <= 512; longer gains nothing
     const float* packed;
     std::size_t k;
-    RightBlock block(std::size_t k0, std::size_t) const { return {packed, k, k0}; }
+    const float* panel(std::size_t j0, std::size_t, std::size_t width, std::size_t k0, std::size_t) const {
+        return packed + j0 * k + k0 * width;
+    }
 };
 
-// A plain row-major right operand of at most max_cols columns, packed one k block at a time
-// into a buffer. Each row of the block is read front to back, which the hardware prefetchers
-// follow; panel by panel they would see short runs a leading dimension apart.
+// A plain row-major right operand, packed one panel block at a time into a buffer.
 class Unpacked {
 public:
-    static constexpr std::size_t max_cols = 4 * 48;  // whole panels on every instruction set
-    Unpacked(const float* b, std::size_t ld, std::size_t n) : b_(b), ld_(ld), n_(n) {}
-    RightBlock block(std::size_t k0, std::size_t kc) {
+    static constexpr std::size_t k_block = KC;
+    Unpacked(const float* b, std::size_t ld) : b_(b), ld_(ld) {}
+    const float* panel(std::size_t j0, std::size_t cols, std::size_t width, std::size_t k0, std::size_t kc) {
         for (std::size_t p = 0; p < kc; ++p)
-            for (std::size_t j0 = 0; j0 < n_; j0 += NR) {
-                const std::size_t cols = panel_columns(n_, j0), width = round_up(cols, W);
-                for (std::size_t c = 0; c < width; c += W)
-                    store(buffer_ + j0 * kc + p * width + c, load_first(b_ + (k0 + p) * ld_ + j0 + c, std::min(W, cols - c)));
-            }
-        return {buffer_, kc, 0};
+            for (std::size_t c = 0; c < width; c += W)
+                store(buffer_ + p * width + c, load_first(b_ + (k0 + p) * ld_ + j0 + c, std::min(W, cols - c)));
+        return buffer_;
     }
 
 private:
     const float* b_;
-    std::size_t ld_, n_;
-    alignas(64) float buffer_[KC * max_cols];
+    std::size_t ld_;
+    alignas(64) float buffer_[KC * NR];
 };
 
 template <class F>
@@ -332,29 +326,23 @@ void with_vectors(std::size_t count, F&& f) {
 }
 
 // out[rows x n] = finish(start + A B) for A rows x k: k blocks outermost, so that a block
-// of A and B serves every tile while it is in cache; partial sums wait in out.
+// of A serves every panel while it is in cache; partial sums wait in out. Blocks are as
+// long as the operands allow: reloading partial sums costs more than the cache it saves.
 template <class Ops, class Left, class Right>
 void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t k, std::size_t n) {
+    constexpr std::size_t k_block = std::min(std::decay_t<Left>::k_block, std::decay_t<Right>::k_block);
     std::size_t k0 = 0;
     do {
-        const std::size_t kc = std::min(KC, k - k0);
+        const std::size_t kc = std::min(k_block, k - k0);
         const LeftBlock a = A.block(k0, kc);
-        const RightBlock b = B.block(k0, kc);
         const bool first = k0 == 0, last = k0 + kc == k;
         for (std::size_t j0 = 0; j0 < n; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
-            with_vectors(width / W, [&]<std::size_t V>() {
-                tiles<V>(ops, a, b.panel(j0, width), width, kc, rows, j0, cols, first, last);
-            });
+            const float* b = B.panel(j0, cols, width, k0, kc);
+            with_vectors(width / W, [&]<std::size_t V>() { tiles<V>(ops, a, b, width, kc, rows, j0, cols, first, last); });
         }
         k0 += kc;
     } while (k0 < k);
-}
-
-// Calls f(j0, cols) for column chunks of [0, n) narrow enough for Unpacked.
-template <class F>
-void in_column_chunks(std::size_t n, F&& f) {
-    for (std::size_t j0 = 0; j0 < n; j0 += Unpacked::max_cols) f(j0, std::min(Unpacked::max_cols, n - j0));
 }
 
 void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
@@ -368,9 +356,7 @@ void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool tran
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
                     std::size_t rows, std::size_t k, std::size_t n) {
-    in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
-        product(Plain{out + j0, n, bias ? bias + j0 : nullptr}, RowMajor{in, k}, Unpacked(w + j0, n, cols), rows, k, cols);
-    });
+    product(Plain{out, n, bias}, RowMajor{in, k}, Unpacked(w, n), rows, k, n);
 }
 
 void linear_forward_packed(float* out, const float* in, const float* w_packed, const float* bias,
@@ -380,11 +366,7 @@ void linear_forward_packed(float* out, const float* in, const float* w_packed, c
 
 void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
                       std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() {
-        in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
-            product(StepForward<A>{h + j0, n, a + j0}, RowMajor{h_prev, n}, Unpacked(u + j0, n, cols), rows, n, cols);
-        });
-    });
+    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Unpacked(u, n), rows, n, n); });
 }
 
 void rnn_step_forward_packed(float* h, const float* a, const float* h_prev, const float* u_packed,
@@ -405,25 +387,27 @@ void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std
                std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout, bool accumulate) {
     for (std::size_t i0 = 0; i0 < m; i0 += Transposed::max_rows) {
         const std::size_t count = std::min(Transposed::max_rows, m - i0);
-        in_column_chunks(n, [&](std::size_t j0, std::size_t cols) {
-            float* block = out + i0 * ldout + j0;
-            product(Plain{block, ldout, nullptr, accumulate}, Transposed(a + i0, lda, count),
-                    Unpacked(b + j0, ldb, cols), count, rows, cols);
-        });
+        product(Plain{out + i0 * ldout, ldout, nullptr, accumulate}, Transposed(a + i0, lda, count), Unpacked(b, ldb),
+                count, rows, n);
     }
 }
 
-void column_sums(float* out, const float* a, std::size_t rows, std::size_t n) {
-    std::size_t j = 0;
-    for (; j + W <= n; j += W) {
-        Vec sum(0.0f);
-        for (std::size_t r = 0; r < rows; ++r) sum += Vec::load_unaligned(a + r * n + j);
-        sum.store_unaligned(out + j);
-    }
-    for (; j < n; ++j) {
-        float sum = 0.0f;
-        for (std::size_t r = 0; r < rows; ++r) sum += a[r * n + j];
-        out[j] = sum;
+// Four vectors of columns at a time, so that four chains of adds overlap.
+void column_sums(float* out, const float* a, std::size_t rows, std::size_t n, std::size_t lda) {
+    constexpr std::size_t chains = 4;
+    for (std::size_t j0 = 0; j0 < n; j0 += chains * W) {
+        std::size_t count[chains];
+        Vec sum[chains];
+        for (std::size_t v = 0; v < chains; ++v) {
+            const std::size_t j = j0 + v * W;
+            count[v] = j < n ? std::min(W, n - j) : 0;
+            sum[v] = Vec(0.0f);
+        }
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t v = 0; v < chains; ++v)
+                if (count[v]) sum[v] += load_first(a + r * lda + j0 + v * W, count[v]);
+        for (std::size_t v = 0; v < chains; ++v)
+            if (count[v]) store_first(out + j0 + v * W, sum[v], count[v]);
     }
 }
 

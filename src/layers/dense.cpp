@@ -28,7 +28,7 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed
     for_each_piece(in, 16, double(rows) * in * units, [&](std::size_t i0, std::size_t count) {
         k.matmul_tn(dw + i0 * units, x + i0, dy, rows, count, units, in, units, units, false);
     });
-    if (db) k.column_sums(db, dy, rows, units);
+    if (db) k.column_sums(db, dy, rows, units, units);
     if (dx) {
         k.pack(wt_packed, w, units, in, true);
         for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {

@@ -9,7 +9,6 @@
 namespace recur {
 
 namespace detail {
-// Keras-style unique names: the first dense layer is "dense", the next "dense_1", ...
 std::string unique_name(std::string_view prefix) {
     static std::mutex mutex;
     static std::map<std::string, int, std::less<>> counts;

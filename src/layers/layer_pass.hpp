@@ -23,6 +23,9 @@ struct LayerPass {
     float* input_grad = nullptr;     // backward: d loss / d input goes here; null if unneeded
 };
 
+// Keras-style unique names: the first "dense" is "dense", the next "dense_1", ...
+std::string unique_name(std::string_view prefix);
+
 // The kernels' activation for a layer's (softmax is handled apart).
 kernels::Act kernel_act(Activation activation);
 

@@ -18,7 +18,8 @@ namespace {
 // thread's blocks from its L2, where block by block over all rows it would come once per block.
 void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                      std::size_t n) {
-    constexpr std::size_t slab = 128, block_rows = 64, block_cols = 192;
+    constexpr std::size_t slab = 256, block_cols = 192;
+    const std::size_t block_rows = m < 128 ? 32 : 64;  // at least two row blocks of equal width for dw
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
     const auto& k = kernels::active();
     for_each_piece_in_rounds((rows + slab - 1) / slab, row_blocks * col_blocks, double(rows) * m * n,
@@ -51,7 +52,7 @@ void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, cons
     k.pack(u_packed, u, H, H, false);
     k.pack(w_packed, w, D, H, false);
     rows_times_matrix(a, x, w_packed, b, T * B, D, H);
-    for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+    for_each_piece(B, batch_piece(H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
             k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
                                       hs + t * slab + r0 * H, u_packed, rows, H, act);
@@ -67,7 +68,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     float* ut_packed = packed;
     float* wt_packed = packed + kernels::packed_floats(H, H);
     k.pack(ut_packed, u, H, H, true);
-    for_each_piece(B, kBatchPiece, double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+    for_each_piece(B, batch_piece(H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = T; t-- > 0;) {
             const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
                                 : t + 1 == T  ? dh + r0 * H
@@ -79,7 +80,10 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     });
     weight_gradient(dw, x, a, T * B, D, H);
     weight_gradient(du, hs, a, T * B, H, H);
-    if (db) k.column_sums(db, a, T * B, H);
+    if (db)
+        for_each_piece(H, 64, double(T) * B * H, [&](std::size_t j0, std::size_t count) {
+            k.column_sums(db + j0, a + j0, T * B, count, H);
+        });
     if (dx) {
         k.pack(wt_packed, w, H, D, true);
         rows_times_matrix(dx, a, wt_packed, nullptr, T * B, H, D);

@@ -35,7 +35,9 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
 
-// Row pieces for the time loops: whole 4-row tiles, never dependent on the thread count.
-inline constexpr std::size_t kBatchPiece = 8;
+// Rows of the batch that one thread carries through a time loop, whatever the thread count.
+// While u fits in a core's L2 (H <= 512: 1 MB of its 2 MB) each step's pass over it is cheap
+// and small pieces spread the work; beyond that every pass comes from L3 and must serve more rows.
+inline std::size_t batch_piece(std::size_t units) { return units <= 512 ? 8 : 64; }
 
 }  // namespace recur::detail

@@ -5,17 +5,12 @@
 #include <iomanip>
 #include <limits>
 #include <numeric>
-#include <sstream>
 
 #include "model/progress.hpp"
 #include "model/sequential_impl.hpp"
 #include "random.hpp"
 
 namespace recur {
-
-namespace detail {
-std::string unique_name(std::string_view prefix);
-}
 
 // ---- Sequential::Impl ----
 
