@@ -58,7 +58,7 @@ void RnnStepForward(benchmark::State& state) {
     }
     report_flops(state, 2.0 * B * H * H);
 }
-BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024})->Args({8, 512})->Args({16, 512})->Args({32, 512})->Args({16, 1024})->Args({32, 1024})->Args({64, 1024})->Args({16,128});
+BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
 
 void RnnStepBackward(benchmark::State& state) {
     const std::size_t B = state.range(0), H = state.range(1);
@@ -97,7 +97,7 @@ void WeightGradient(benchmark::State& state) {
     std::vector<float> out(H * H);
     const auto& k = recur::kernels::active();
     for (auto _ : state) {
-        k.matmul_tn(out.data(), a.data(), b.data(), rows, H, H, H, H, H);
+        k.matmul_tn(out.data(), a.data(), b.data(), rows, H, H, H, H, H, false);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * rows * H * H);
