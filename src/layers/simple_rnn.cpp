@@ -14,18 +14,18 @@ namespace {
 
 // out[m x n] = a^T b over `rows` rows: fixed blocks of output spread over the threads, and
 // the rows taken a slab at a time, every block through one slab before the next. A slab of
-// a and b (two timesteps of hs and dA for L) then comes from memory once and serves all of a
+// a and b (a few timesteps of hs and dA) then comes from memory once and serves all of a
 // thread's blocks from its L2, where block by block over all rows it would come once per block.
 void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                      std::size_t n) {
-    constexpr std::size_t slab = 256, block_cols = 192;
+    constexpr std::size_t slab_rows = 256, block_cols = 192;
     const std::size_t block_rows = m < 128 ? 32 : 64;  // at least two row blocks of equal width for dw
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
     const auto& k = kernels::active();
-    for_each_piece_in_rounds((rows + slab - 1) / slab, row_blocks * col_blocks, double(rows) * m * n,
+    for_each_piece_in_rounds((rows + slab_rows - 1) / slab_rows, row_blocks * col_blocks, double(rows) * m * n,
                              [&](std::size_t round, std::size_t block) {
-        const std::size_t r0 = round * slab, i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
-        k.matmul_tn(out + i0 * n + j0, a + r0 * m + i0, b + r0 * n + j0, std::min(slab, rows - r0),
+        const std::size_t r0 = round * slab_rows, i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
+        k.matmul_tn(out + i0 * n + j0, a + r0 * m + i0, b + r0 * n + j0, std::min(slab_rows, rows - r0),
                     std::min(block_rows, m - i0), std::min(block_cols, n - j0), m, n, n, round > 0);
     });
 }
@@ -52,7 +52,7 @@ void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, cons
     k.pack(u_packed, u, H, H, false);
     k.pack(w_packed, w, D, H, false);
     rows_times_matrix(a, x, w_packed, b, T * B, D, H);
-    for_each_piece(B, batch_piece(H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+    for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
             k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
                                       hs + t * slab + r0 * H, u_packed, rows, H, act);
@@ -68,7 +68,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     float* ut_packed = packed;
     float* wt_packed = packed + kernels::packed_floats(H, H);
     k.pack(ut_packed, u, H, H, true);
-    for_each_piece(B, batch_piece(H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+    for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = T; t-- > 0;) {
             const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
                                 : t + 1 == T  ? dh + r0 * H

@@ -37,7 +37,11 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
 
 // Rows of the batch that one thread carries through a time loop, whatever the thread count.
 // While u fits in a core's L2 (H <= 512: 1 MB of its 2 MB) each step's pass over it is cheap
-// and small pieces spread the work; beyond that every pass comes from L3 and must serve more rows.
-inline std::size_t batch_piece(std::size_t units) { return units <= 512 ? 8 : 64; }
+// and small pieces spread the work. Beyond that every pass comes from L3 and should serve as
+// many rows as it can, up to 64, while leaving the batch in at least two pieces.
+inline std::size_t batch_piece(std::size_t batch, std::size_t units) {
+    if (units <= 512) return 8;
+    return std::clamp((batch / 2 + 7) / 8 * 8, std::size_t{8}, std::size_t{64});
+}
 
 }  // namespace recur::detail
