@@ -33,7 +33,14 @@ void* operator new(std::size_t size, std::align_val_t align) {
     const std::size_t a = static_cast<std::size_t>(align);
     return recur::testing::counted(std::aligned_alloc(a, (size + a - 1) / a * a));
 }
+// The array forms too: a sanitizer runtime defines its own, which would bypass the above.
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
 void operator delete(void* p) noexcept { recur::testing::released(p); }
+void operator delete[](void* p) noexcept { recur::testing::released(p); }
+void operator delete[](void* p, std::size_t) noexcept { recur::testing::released(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { recur::testing::released(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { recur::testing::released(p); }
 void operator delete(void* p, std::size_t) noexcept { recur::testing::released(p); }
 void operator delete(void* p, std::align_val_t) noexcept { recur::testing::released(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept { recur::testing::released(p); }
