@@ -1,7 +1,13 @@
 // recur-fashion-mnist: Keras's classic "RNN on the rows of an image" example. Each 28x28
-// image is read as 28 timesteps of 28 pixels by a SimpleRNN(128), then Dense(10, softmax).
+// image is read as 28 timesteps of 28 pixels (divided by 255) by a SimpleRNN(128), then
+// Dense(10, softmax); Adam, sparse categorical crossentropy, batch 64, the last 10% of the
+// training set for validation; then the test accuracy and confusion matrix on 10000 images.
 //
-//   recur-fashion-mnist [--epochs 10] [--threads N] [--seed 42] [--data DIR]
+// The learning rate starts at Adam's 1e-3 and is multiplied by 0.8 after every epoch, as
+// LearningRateScheduler(lambda epoch: 1e-3 * 0.8**epoch) would in Keras. At a constant 1e-3
+// the training loss stalls near 0.42 from epoch 6 on and jumps up and down (84.5% on the
+// test set after 10 epochs); gradient clipping does not help, since Adam's step does not
+// grow with the gradient's norm, while smaller steps do: 86-87% with the decay.
 //
 // The data is Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/).
 #include <recur/recur.hpp>
@@ -9,12 +15,15 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
-#include <iostream>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
 
 namespace {
 
@@ -23,17 +32,20 @@ struct Options {
     std::size_t threads = 0;  // 0: OpenMP's default
     std::uint64_t seed = 42;
     float learning_rate = 1e-3f;
-    float clipnorm = 0.0f;  // 0: off
+    float decay = 0.8f;  // the learning rate's factor from one epoch to the next
     std::string data = "/usr/share/datasets/fashion-mnist";
 };
 
-constexpr const char* kUsage = "usage: recur-fashion-mnist [--epochs 10] [--threads N] [--seed 42] [--data DIR]";
+constexpr const char* kUsage =
+    "usage: recur-fashion-mnist [--epochs 10] [--threads N] [--lr 1e-3] [--decay 0.8] [--seed 42] "
+    "[--data /usr/share/datasets/fashion-mnist]";
 
-std::size_t number(std::string_view option, std::string_view text) {
-    std::size_t value = 0;
+template <class T>
+T number(std::string_view option, std::string_view text) {
+    T value{};
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size())
-        throw recur::Error(std::string(option) + " expects a whole number, got '" + std::string(text) + "'");
+        throw recur::Error(std::string(option) + " expects a number, got '" + std::string(text) + "'");
     return value;
 }
 
@@ -48,14 +60,21 @@ Options parse(int argc, char** argv) {
         if (i + 1 >= argc) throw recur::Error("expected a value after " + std::string(arg) + "\n" + kUsage);
         const std::string_view value = argv[++i];
         if (arg == "--data") o.data = value;
-        else if (arg == "--epochs") o.epochs = number(arg, value);
-        else if (arg == "--threads") o.threads = number(arg, value);
-        else if (arg == "--seed") o.seed = number(arg, value);
-        else if (arg == "--lr") o.learning_rate = std::stof(std::string(value));
-        else if (arg == "--clipnorm") o.clipnorm = std::stof(std::string(value));
+        else if (arg == "--epochs") o.epochs = number<std::size_t>(arg, value);
+        else if (arg == "--threads") o.threads = number<std::size_t>(arg, value);
+        else if (arg == "--seed") o.seed = number<std::uint64_t>(arg, value);
+        else if (arg == "--lr") o.learning_rate = number<float>(arg, value);
+        else if (arg == "--decay") o.decay = number<float>(arg, value);
         else throw recur::Error("unknown option " + std::string(arg) + "\n" + kUsage);
     }
     return o;
+}
+
+// As a Keras LearningRateScheduler does (model.optimizer.learning_rate = lr): the same Adam,
+// its moments and step count kept, with a new rate.
+void set_learning_rate(recur::Sequential& model, float lr) {
+    recur::Adam adam = dynamic_cast<const recur::Adam&>(model.optimizer());
+    model.compile(adam.learning_rate(lr), model.loss(), {"accuracy"});
 }
 
 void print_confusion(const recur::Tensor& probabilities, const recur::Tensor& labels) {
@@ -91,22 +110,21 @@ int run(const Options& o) {
     recur::Sequential model;
     model.add(recur::SimpleRNN(128).input_shape({28, 28}));
     model.add(recur::Dense(10).activation("softmax"));
-    recur::Adam adam = recur::Adam().learning_rate(o.learning_rate);
-    if (o.clipnorm > 0.0f) adam.clipnorm(o.clipnorm);
-    model.compile(adam, recur::SparseCategoricalCrossentropy(), {"accuracy"});
+    model.compile(recur::Adam().learning_rate(o.learning_rate), recur::SparseCategoricalCrossentropy(), {"accuracy"});
     model.summary();
 
     // One fit call per epoch, so that each epoch's seconds can be printed to the hundredth
     // (fit's verbose output rounds them to whole seconds); initial_epoch keeps the run the
     // same as one fit over all epochs. Validation: the last 10% (6000) of the training set.
     for (std::size_t epoch = 1; epoch <= o.epochs; ++epoch) {
+        if (epoch > 1) set_learning_rate(model, o.learning_rate * std::pow(o.decay, static_cast<float>(epoch - 1)));
         start = Clock::now();
         const recur::History h = model.fit(x_train, y_train,
                                            recur::FitOptions().epochs(epoch).initial_epoch(epoch - 1).batch_size(64)
                                                .validation_split(0.1).verbose(0));
-        std::printf("Epoch %zu/%zu - %.2fs - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f\n", epoch,
-                    o.epochs, seconds_since(start), h.loss.back(), h.metrics.at("accuracy").back(), h.val_loss.back(),
-                    h.metrics.at("val_accuracy").back());
+        std::printf("Epoch %zu/%zu - %.2fs - loss: %.4f - accuracy: %.4f - val_loss: %.4f - val_accuracy: %.4f - lr: %.4e\n",
+                    epoch, o.epochs, seconds_since(start), h.loss.back(), h.metrics.at("accuracy").back(),
+                    h.val_loss.back(), h.metrics.at("val_accuracy").back(), model.optimizer().learning_rate());
         std::fflush(stdout);
     }
 

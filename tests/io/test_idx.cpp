@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdint>
@@ -32,9 +33,10 @@ Bytes iota_bytes(std::size_t n) {
     return out;
 }
 
-// A scratch directory, removed with everything in it at the end of the test.
+// A scratch directory, removed with everything in it at the end of the test. Named by the
+// process: ctest runs each test case as its own process, several at once.
 struct TempDir {
-    fs::path path = fs::temp_directory_path() / "recur_test_idx";
+    fs::path path = fs::temp_directory_path() / ("recur_test_idx_" + std::to_string(getpid()));
     TempDir() {
         fs::remove_all(path);
         fs::create_directories(path);
