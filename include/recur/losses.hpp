@@ -73,6 +73,11 @@ class CrossentropyBase : public Loss {
 public:
     Derived& from_logits(bool on) { from_logits_ = on; return static_cast<Derived&>(*this); }
     bool from_logits() const { return from_logits_; }
+    // Taking probabilities, the loss folds its head's activation in; taking logits, none.
+    std::optional<Activation> fused_activation() const override {
+        if (from_logits_) return std::nullopt;
+        return Derived::kHead;
+    }
     std::unique_ptr<Loss> clone() const override {
         return std::make_unique<Derived>(static_cast<const Derived&>(*this));
     }
@@ -84,12 +89,12 @@ protected:
 // Targets are integer class labels, one per output row: y (N,) for output (N, classes).
 class SparseCategoricalCrossentropy : public CrossentropyBase<SparseCategoricalCrossentropy> {
 public:
+    static constexpr Activation kHead = Activation::softmax;
     const char* name() const override { return "sparse_categorical_crossentropy"; }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override;
     std::size_t target_features(std::size_t) const override { return 1; }
     void check_targets(const Tensor& y, std::size_t output_features, const char* call) const override;
-    std::optional<Activation> fused_activation() const override;
     float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
                         std::size_t features) const override;
 };
@@ -97,10 +102,10 @@ public:
 // Targets are one-hot (or any probability) vectors shaped like the output.
 class CategoricalCrossentropy : public CrossentropyBase<CategoricalCrossentropy> {
 public:
+    static constexpr Activation kHead = Activation::softmax;
     const char* name() const override { return "categorical_crossentropy"; }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override;
-    std::optional<Activation> fused_activation() const override;
     float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
                         std::size_t features) const override;
 };
@@ -108,10 +113,10 @@ public:
 // Independent yes/no targets in [0, 1], for a sigmoid output (or logits with from_logits(true)).
 class BinaryCrossentropy : public CrossentropyBase<BinaryCrossentropy> {
 public:
+    static constexpr Activation kHead = Activation::sigmoid;
     const char* name() const override { return "binary_crossentropy"; }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override;
-    std::optional<Activation> fused_activation() const override;
     float compute_fused(const float* probabilities, const float* y_true, float* grad, std::size_t rows,
                         std::size_t features) const override;
 };

@@ -132,11 +132,6 @@ void SparseCategoricalCrossentropy::check_targets(const Tensor& y, std::size_t c
     }
 }
 
-std::optional<Activation> SparseCategoricalCrossentropy::fused_activation() const {
-    if (from_logits_) return std::nullopt;
-    return Activation::softmax;
-}
-
 float SparseCategoricalCrossentropy::compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                                              std::size_t n) const {
     double sum = 0.0;
@@ -172,11 +167,6 @@ float SparseCategoricalCrossentropy::compute_fused(const float* p, const float* 
     return static_cast<float>(sum / rows);
 }
 
-std::optional<Activation> CategoricalCrossentropy::fused_activation() const {
-    if (from_logits_) return std::nullopt;
-    return Activation::softmax;
-}
-
 float CategoricalCrossentropy::compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                                        std::size_t n) const {
     return from_logits_ ? categorical_from_logits(y_pred, y_true, grad, rows, n)
@@ -186,11 +176,6 @@ float CategoricalCrossentropy::compute(const float* y_pred, const float* y_true,
 float CategoricalCrossentropy::compute_fused(const float* p, const float* y_true, float* grad, std::size_t rows,
                                              std::size_t n) const {
     return categorical_fused(p, y_true, grad, rows, n);
-}
-
-std::optional<Activation> BinaryCrossentropy::fused_activation() const {
-    if (from_logits_) return std::nullopt;
-    return Activation::sigmoid;
 }
 
 // -[t log p + (1 - t) log(1 - p)], averaged over every element as Keras does.

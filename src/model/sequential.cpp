@@ -394,7 +394,8 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
     m.check_x(x, call);
     m.check_y(x, y, call);
     const std::size_t batch = x.shape()[0];
-    const std::vector<std::size_t> rows = all_rows(batch);
+    if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
+    const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
     m.train_ws.reserve(*m.network, batch);
     detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
     detail::gather_rows(m.train_ws.y_true, y, rows);

@@ -30,6 +30,7 @@ struct Sequential::Impl {
     Tensor params, grads;                    // flat, Keras order
     Tensor last_finite_params;               // the weights before the step in progress
     detail::Workspace train_ws, validation_ws;
+    std::vector<std::size_t> batch_rows;     // 0, 1, 2, ...: train_on_batch gathers its batch in order
     std::size_t epochs_done = 0;
 
     // Lays the weights of every layer end to end in one buffer, keeping the values of layers
