@@ -35,8 +35,13 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
 // earlier rounds, never on another piece.
 template <class F>
 void for_each_piece_in_rounds(std::size_t rounds, std::size_t pieces, double work, F&& f) {
+    if (work < kMinParallelWork || pieces == 1) {  // even a one-thread team costs an allocation
+        for (std::size_t round = 0; round < rounds; ++round)
+            for (std::size_t p = 0; p < pieces; ++p) f(round, p);
+        return;
+    }
     const auto count = static_cast<std::int64_t>(pieces);
-#pragma omp parallel if (work >= kMinParallelWork && pieces > 1)
+#pragma omp parallel
     for (std::size_t round = 0; round < rounds; ++round) {
 #pragma omp for schedule(static) nowait
         for (std::int64_t p = 0; p < count; ++p) f(round, static_cast<std::size_t>(p));
