@@ -11,7 +11,8 @@ namespace recur::kernels {
 enum class Act { linear, tanh, relu, sigmoid };
 
 struct Table {
-    const char* isa;  // "avx512", "avx2", "sse2", "reference"
+    const char* isa;    // "avx512", "avx2", "sse2", "reference"
+    std::size_t lanes;  // floats per vector: the group size of the lanes kernels (the oracle's: any)
 
     // Lays out the k x n matrix B (b holds B, or B^T when `transposed`) as the column panels
     // this table's product kernels stream through, in packed_floats(k, n) floats. Weights are
@@ -35,6 +36,17 @@ struct Table {
     void (*rnn_step_backward)(float* da, const float* dh, const float* da_next,
                               const float* ut_packed, const float* h, std::size_t rows,
                               std::size_t n, Act act);
+    // The whole recurrence of a group of `lanes` batch rows with the batch in the vector lanes,
+    // for units narrower than a vector, where one row per vector would leave lanes idle. Blocks
+    // are unit-major: block t holds n vectors of `lanes` floats, x[t][j][row]. Outputs equal
+    // the row kernels' bit for bit (the same FMAs in the same order).
+    // hs[t + 1] = act(a[t] + hs[t] u) for t = 0..T-1, with hs[0] the initial state.
+    void (*rnn_forward_lanes)(float* hs, const float* a, const float* u, std::size_t lanes,
+                              std::size_t n, std::size_t T, Act act);
+    // da[t] = (dh[t] + da[t + 1] u^T) * act'(hs[t + 1]) for t = T-1..0, in place: da holds dh
+    // on entry (zero blocks where no gradient arrives).
+    void (*rnn_backward_lanes)(float* da, const float* hs, const float* u, std::size_t lanes,
+                               std::size_t n, std::size_t T, Act act);
     // Weight-gradient shape: out[m x n] = a[rows x m]^T b[rows x n], with leading dimensions,
     // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout. With
     // `accumulate` the product is added to out, and a sum over many rows taken a block of rows

@@ -66,6 +66,31 @@ void rnn_step_backward(float* da, const float* dh, const float* da_next, const f
         }
 }
 
+void rnn_forward_lanes(float* hs, const float* a, const float* u, std::size_t lanes, std::size_t n,
+                       std::size_t T, Act act) {
+    const std::size_t block = n * lanes;
+    for (std::size_t t = 0; t < T; ++t)
+        for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t r = 0; r < lanes; ++r) {
+                double sum = a[t * block + j * lanes + r];
+                for (std::size_t p = 0; p < n; ++p) sum += double(hs[t * block + p * lanes + r]) * u[p * n + j];
+                hs[(t + 1) * block + j * lanes + r] = float(apply(act, sum));
+            }
+}
+
+void rnn_backward_lanes(float* da, const float* hs, const float* u, std::size_t lanes, std::size_t n,
+                        std::size_t T, Act act) {
+    const std::size_t block = n * lanes;
+    for (std::size_t t = T; t-- > 0;)
+        for (std::size_t j = 0; j < n; ++j)
+            for (std::size_t r = 0; r < lanes; ++r) {
+                double sum = da[t * block + j * lanes + r];
+                if (t + 1 < T)
+                    for (std::size_t p = 0; p < n; ++p) sum += double(da[(t + 1) * block + p * lanes + r]) * u[j * n + p];
+                da[t * block + j * lanes + r] = float(sum * derivative_from_output(act, hs[(t + 1) * block + j * lanes + r]));
+            }
+}
+
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                std::size_t n, std::size_t lda, std::size_t ldb, std::size_t ldout, bool accumulate) {
     for (std::size_t i = 0; i < m; ++i)
@@ -145,12 +170,15 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
 
 const Table& reference() {
     static const Table table{"reference",
+                             1,  // any group size: the lanes kernels take it as given
                              pack,
                              linear_forward,
                              linear_forward,  // packed is plain here
                              rnn_step_forward,
                              rnn_step_forward,
                              rnn_step_backward,
+                             rnn_forward_lanes,
+                             rnn_backward_lanes,
                              matmul_tn,
                              column_sums,
                              activation_forward,

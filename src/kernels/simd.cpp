@@ -277,13 +277,17 @@ inline void tile(const Ops& ops, const LeftBlock& a, const float* b, std::size_t
         }
 }
 
-// Every row of one panel block: MR-row tiles, then single rows.
+// Every row of one panel block: MR-row tiles, then the rest in tiles of 4, 2 and 1 rows, so
+// that a few rows over a long k still run several chains of FMAs side by side.
 template <std::size_t V, class Ops>
 void tiles(const Ops& ops, const LeftBlock& a, const float* b, std::size_t width, std::size_t kc,
            std::size_t rows, std::size_t j0, std::size_t cols, bool first, bool last) {
     std::size_t i = 0;
     for (; i + MR <= rows; i += MR) tile<MR, V>(ops, a, b, width, kc, i, j0, cols, first, last);
-    for (; i < rows; ++i) tile<1, V>(ops, a, b, width, kc, i, j0, cols, first, last);
+    if constexpr (MR > 4)
+        if (i + 4 <= rows) tile<4, V>(ops, a, b, width, kc, i, j0, cols, first, last), i += 4;
+    if (i + 2 <= rows) tile<2, V>(ops, a, b, width, kc, i, j0, cols, first, last), i += 2;
+    if (i < rows) tile<1, V>(ops, a, b, width, kc, i, j0, cols, first, last);
 }
 
 // Panel j0 of a k x n matrix holds columns [j0, j0 + cols) in `width` floats per row.
@@ -380,6 +384,68 @@ void rnn_step_backward(float* da, const float* dh, const float* da_next, const f
     const std::size_t k = da_next ? n : 0;
     with_act(act, [&]<Act A>() {
         product(StepBackward<A>{da, n, dh, h}, RowMajor{da_next ? da_next : h, n}, Packed{ut_packed, n}, rows, k, n);
+    });
+}
+
+// ---- the recurrence with the batch in the lanes ----
+// Units are taken U at a time, so that each vector of the previous state loaded serves U FMAs
+// and U chains of them overlap. u is read as stored: its elements are broadcast.
+
+template <Act act, std::size_t U>
+inline void lanes_forward_units(float* h, const float* a, const float* h_prev, const float* u, std::size_t n,
+                                std::size_t j) {
+    Vec acc[U];
+    for (std::size_t q = 0; q < U; ++q) acc[q] = Vec::load_unaligned(a + (j + q) * W);
+    for (std::size_t k = 0; k < n; ++k) {
+        const Vec hk = Vec::load_unaligned(h_prev + k * W);
+        for (std::size_t q = 0; q < U; ++q) acc[q] = fmadd(hk, Vec(u[k * n + j + q]), acc[q]);
+    }
+    for (std::size_t q = 0; q < U; ++q) store(h + (j + q) * W, activate<act>(acc[q]));
+}
+
+template <Act act, std::size_t U>
+inline void lanes_backward_units(float* da, const float* da_next, const float* h, const float* u, std::size_t n,
+                                 std::size_t j) {
+    Vec acc[U];
+    for (std::size_t q = 0; q < U; ++q) acc[q] = Vec::load_unaligned(da + (j + q) * W);
+    if (da_next)
+        for (std::size_t k = 0; k < n; ++k) {
+            const Vec dk = Vec::load_unaligned(da_next + k * W);
+            for (std::size_t q = 0; q < U; ++q) acc[q] = fmadd(dk, Vec(u[(j + q) * n + k]), acc[q]);
+        }
+    for (std::size_t q = 0; q < U; ++q)
+        store(da + (j + q) * W, acc[q] * derivative<act>(Vec::load_unaligned(h + (j + q) * W)));
+}
+
+// f.template operator()<U>(j) over units [0, n): four at a time, then two, then one.
+template <class F>
+void in_unit_blocks(std::size_t n, F&& f) {
+    std::size_t j = 0;
+    for (; j + 4 <= n; j += 4) f.template operator()<4>(j);
+    if (j + 2 <= n) f.template operator()<2>(j), j += 2;
+    if (j < n) f.template operator()<1>(j);
+}
+
+void rnn_forward_lanes(float* hs, const float* a, const float* u, std::size_t, std::size_t n, std::size_t T,
+                       Act act) {
+    const std::size_t block = n * W;
+    with_act(act, [&]<Act A>() {
+        for (std::size_t t = 0; t < T; ++t)
+            in_unit_blocks(n, [&]<std::size_t U>(std::size_t j) {
+                lanes_forward_units<A, U>(hs + (t + 1) * block, a + t * block, hs + t * block, u, n, j);
+            });
+    });
+}
+
+void rnn_backward_lanes(float* da, const float* hs, const float* u, std::size_t, std::size_t n, std::size_t T,
+                        Act act) {
+    const std::size_t block = n * W;
+    with_act(act, [&]<Act A>() {
+        for (std::size_t t = T; t-- > 0;)
+            in_unit_blocks(n, [&]<std::size_t U>(std::size_t j) {
+                lanes_backward_units<A, U>(da + t * block, t + 1 < T ? da + (t + 1) * block : nullptr,
+                                           hs + (t + 1) * block, u, n, j);
+            });
     });
 }
 
@@ -501,12 +567,15 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
 }  // namespace
 
 extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
+                         W,
                          pack,
                          linear_forward,
                          linear_forward_packed,
                          rnn_step_forward,
                          rnn_step_forward_packed,
                          rnn_step_backward,
+                         rnn_forward_lanes,
+                         rnn_backward_lanes,
                          matmul_tn,
                          column_sums,
                          activation_forward,

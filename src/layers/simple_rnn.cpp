@@ -40,18 +40,78 @@ void rows_times_matrix(float* out, const float* in, const float* w_packed, const
     });
 }
 
+// Between a block of `rows` batch rows of n units (row-major) and its unit-major copy of
+// `lanes` floats per unit, the lanes past `rows` zero.
+void to_lanes(float* out, const float* in, std::size_t rows, std::size_t n, std::size_t lanes) {
+    if (rows < lanes) std::fill_n(out, n * lanes, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) out[j * lanes + r] = in[r * n + j];
+}
+void from_lanes(float* out, const float* in, std::size_t rows, std::size_t n, std::size_t lanes) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) out[r * n + j] = in[j * lanes + r];
+}
+
+// The batch-in-lanes buffers of one group of rows: its (T + 1) state blocks, then its T
+// pre-activation blocks (the gradient blocks in the backward pass).
+struct LaneGroup {
+    float* hs;
+    float* a;
+    std::size_t first_row, rows;
+};
+LaneGroup lane_group(float* lanes, std::size_t group, const RnnDims& dims, std::size_t width) {
+    const std::size_t B = dims.batch, T = dims.timesteps, H = dims.units;
+    const std::size_t groups = (B + width - 1) / width, block = H * width;
+    return {lanes + group * (T + 1) * block, lanes + groups * (T + 1) * block + group * T * block, group * width,
+            std::min(width, B - group * width)};
+}
+
+// The time loop of simple_rnn_forward with the batch in the lanes, a group of rows at a time.
+void lanes_forward(float* hs, const float* a, float* lanes, const float* u, const RnnDims& dims, kernels::Act act) {
+    const std::size_t B = dims.batch, T = dims.timesteps, H = dims.units, slab = B * H;
+    const auto& k = kernels::active();
+    const std::size_t width = k.lanes, block = H * width;
+    for_each_piece((B + width - 1) / width, 1, double(T) * B * H * H, [&](std::size_t group, std::size_t) {
+        const LaneGroup g = lane_group(lanes, group, dims, width);
+        to_lanes(g.hs, hs + g.first_row * H, g.rows, H, width);
+        for (std::size_t t = 0; t < T; ++t) to_lanes(g.a + t * block, a + t * slab + g.first_row * H, g.rows, H, width);
+        k.rnn_forward_lanes(g.hs, g.a, u, width, H, T, act);
+        for (std::size_t t = 1; t <= T; ++t) from_lanes(hs + t * slab + g.first_row * H, g.hs + t * block, g.rows, H, width);
+    });
+}
+
+// The dA loop of simple_rnn_backward with the batch in the lanes, on the states the forward
+// pass left in `lanes`; dA goes back into a in the row-major layout.
+void lanes_backward(float* a, float* lanes, const float* dh, bool dh_every_step, const float* u,
+                    const RnnDims& dims, kernels::Act act) {
+    const std::size_t B = dims.batch, T = dims.timesteps, H = dims.units, slab = B * H;
+    const auto& k = kernels::active();
+    const std::size_t width = k.lanes, block = H * width;
+    for_each_piece((B + width - 1) / width, 1, double(T) * B * H * H, [&](std::size_t group, std::size_t) {
+        const LaneGroup g = lane_group(lanes, group, dims, width);
+        for (std::size_t t = 0; t < T; ++t) {
+            if (dh_every_step) to_lanes(g.a + t * block, dh + t * slab + g.first_row * H, g.rows, H, width);
+            else if (t + 1 == T) to_lanes(g.a + t * block, dh + g.first_row * H, g.rows, H, width);
+            else std::fill_n(g.a + t * block, block, 0.0f);
+        }
+        k.rnn_backward_lanes(g.a, g.hs, u, width, H, T, act);
+        for (std::size_t t = 0; t < T; ++t) from_lanes(a + t * slab + g.first_row * H, g.a + t * block, g.rows, H, width);
+    });
+}
+
 }  // namespace
 
-void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, const float* w,
+void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const float* x, const float* w,
                         const float* u, const float* b, const RnnDims& dims, kernels::Act act) {
     const std::size_t B = dims.batch, T = dims.timesteps, D = dims.features, H = dims.units;
     const std::size_t slab = B * H;
     const auto& k = kernels::active();
     float* u_packed = packed;
     float* w_packed = packed + kernels::packed_floats(H, H);
-    k.pack(u_packed, u, H, H, false);
     k.pack(w_packed, w, D, H, false);
     rows_times_matrix(a, x, w_packed, b, T * B, D, H);
+    if (batch_in_lanes(B, H, k.lanes)) return lanes_forward(hs, a, lanes, u, dims, act);
+    k.pack(u_packed, u, H, H, false);
     for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
             k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
@@ -59,7 +119,7 @@ void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, cons
     });
 }
 
-void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed,
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed, float* lanes,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act) {
     const std::size_t B = dims.batch, T = dims.timesteps, D = dims.features, H = dims.units;
@@ -67,17 +127,21 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     const auto& k = kernels::active();
     float* ut_packed = packed;
     float* wt_packed = packed + kernels::packed_floats(H, H);
-    k.pack(ut_packed, u, H, H, true);
-    for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
-        for (std::size_t t = T; t-- > 0;) {
-            const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
-                                : t + 1 == T  ? dh + r0 * H
-                                              : nullptr;
-            const float* da_next = t + 1 == T ? nullptr : a + (t + 1) * slab + r0 * H;
-            k.rnn_step_backward(a + t * slab + r0 * H, dh_t, da_next, ut_packed, hs + (t + 1) * slab + r0 * H,
-                                rows, H, act);
-        }
-    });
+    if (batch_in_lanes(B, H, k.lanes)) {
+        lanes_backward(a, lanes, dh, dh_every_step, u, dims, act);
+    } else {
+        k.pack(ut_packed, u, H, H, true);
+        for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+            for (std::size_t t = T; t-- > 0;) {
+                const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
+                                    : t + 1 == T  ? dh + r0 * H
+                                                  : nullptr;
+                const float* da_next = t + 1 == T ? nullptr : a + (t + 1) * slab + r0 * H;
+                k.rnn_step_backward(a + t * slab + r0 * H, dh_t, da_next, ut_packed, hs + (t + 1) * slab + r0 * H,
+                                    rows, H, act);
+            }
+        });
+    }
     weight_gradient(dw, x, a, T * B, D, H);
     weight_gradient(du, hs, a, T * B, H, H);
     if (db)
@@ -144,11 +208,12 @@ void SimpleRNN::initialize(float* weights) const {
     if (use_bias_) std::fill_n(weights + D * H + H * H, H, 0.0f);
 }
 
-// hs | a | (go_backwards) x reversed in time | the weights packed for the kernels
+// hs | a | (go_backwards) x reversed in time | the weights packed for the kernels | the
+// batch-in-lanes copies of hs and a
 std::size_t SimpleRNN::workspace_floats(std::size_t batch) const {
     const std::size_t T = input_shape()[0], D = input_shape()[1], H = units_;
     return (T + 1) * batch * H + T * batch * H + (go_backwards_ ? T * batch * D : 0) +
-           detail::simple_rnn_packed_floats(D, H);
+           detail::simple_rnn_packed_floats(D, H) + detail::simple_rnn_lanes_floats(batch, T, H);
 }
 
 void SimpleRNN::forward(detail::LayerPass& pass) const {
@@ -157,6 +222,7 @@ void SimpleRNN::forward(detail::LayerPass& pass) const {
     float* a = hs + (T + 1) * B * H;
     float* x_reversed = a + T * B * H;
     float* packed = x_reversed + (go_backwards_ ? T * B * D : 0);
+    float* lanes = packed + detail::simple_rnn_packed_floats(D, H);
     const float* x = pass.input;
     if (go_backwards_) {
         reverse_time(x_reversed, x, T, B * D);
@@ -164,7 +230,7 @@ void SimpleRNN::forward(detail::LayerPass& pass) const {
     }
     std::fill_n(hs, B * H, 0.0f);
     const float* w = pass.weights;
-    detail::simple_rnn_forward(hs, a, packed, x, w, w + D * H, use_bias_ ? w + D * H + H * H : nullptr,
+    detail::simple_rnn_forward(hs, a, packed, lanes, x, w, w + D * H, use_bias_ ? w + D * H + H * H : nullptr,
                                {B, T, D, H}, detail::kernel_act(activation_));
     pass.output = return_sequences_ ? hs + B * H : hs + T * B * H;
     pass.state = hs + T * B * H;
@@ -176,13 +242,14 @@ void SimpleRNN::backward(detail::LayerPass& pass) const {
     float* a = hs + (T + 1) * B * H;
     float* x_reversed = a + T * B * H;
     float* packed = x_reversed + (go_backwards_ ? T * B * D : 0);
+    float* lanes = packed + detail::simple_rnn_packed_floats(D, H);
     const float* x = go_backwards_ ? x_reversed : pass.input;
     const float* w = pass.weights;
     float* g = pass.grads;
     // With go_backwards the input gradient comes out in processing order, in x_reversed
     // (no longer needed once the weight gradients are done), and is then put back in time order.
     float* dx = pass.input_grad && go_backwards_ ? x_reversed : pass.input_grad;
-    detail::simple_rnn_backward(dx, g, g + D * H, use_bias_ ? g + D * H + H * H : nullptr, a, packed,
+    detail::simple_rnn_backward(dx, g, g + D * H, use_bias_ ? g + D * H + H * H : nullptr, a, packed, lanes,
                                 pass.output_grad, return_sequences_, hs, x, w, w + D * H, {B, T, D, H},
                                 detail::kernel_act(activation_));
     if (pass.input_grad && go_backwards_) reverse_time(pass.input_grad, x_reversed, T, B * D);

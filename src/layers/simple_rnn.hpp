@@ -20,18 +20,38 @@ inline std::size_t simple_rnn_packed_floats(std::size_t features, std::size_t un
            std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features));
 }
 
+// The widest vector any kernel table has, in floats.
+inline constexpr std::size_t kMaxLanes = 16;
+
+// Whether the time loop runs with the batch in the vector lanes, for a table whose vectors
+// hold `lanes` floats: when the units fill less than a vector and a step then takes at most a
+// quarter of the vectors (H per group of `lanes` rows) that one row per vector would (B).
+// Less would not pay for moving a and hs between the two layouts.
+inline bool batch_in_lanes(std::size_t batch, std::size_t units, std::size_t lanes) {
+    return lanes > 1 && units < lanes && 4 * units * ((batch + lanes - 1) / lanes) <= batch;
+}
+
+// Floats of the unit-major copies of hs and a that the batch-in-lanes time loop works in:
+// (2T + 1) H per row, the batch rounded up to whole groups of the widest vector; none where
+// batch_in_lanes can never hold (H > 4).
+inline std::size_t simple_rnn_lanes_floats(std::size_t batch, std::size_t timesteps, std::size_t units) {
+    if (4 * units > kMaxLanes) return 0;
+    return (2 * timesteps + 1) * units * ((batch + kMaxLanes - 1) / kMaxLanes * kMaxLanes);
+}
+
 // 1. a = x w + b for all T x B rows at once; 2. hs[t + 1] = act(a_t + hs[t] u) step by step.
 // hs[0] must already hold the initial state. b may be null. packed holds
-// simple_rnn_packed_floats(D, H) floats: w and u packed for the kernels.
-void simple_rnn_forward(float* hs, float* a, float* packed, const float* x, const float* w,
+// simple_rnn_packed_floats(D, H) floats: w and u packed for the kernels; lanes holds
+// simple_rnn_lanes_floats(B, T, H), kept from the forward pass for the backward one.
+void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const float* x, const float* w,
                         const float* u, const float* b, const RnnDims& dims, kernels::Act act);
 
 // 3. dA_t = (dh_t + dA_{t+1} u^T) * act'(hs[t + 1]) for t = T-1..0 (into a);
 // 4. dw = x^T dA, du = hs[0..T-1]^T dA, db = sum of dA, each one call over all T x B rows;
 //    dx = dA w^T when dx is not null.
 // dh holds T x B x H gradients when dh_every_step, else only B x H for the last step.
-// packed is as for the forward pass (u^T and w^T go there). db may be null.
-void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed,
+// packed and lanes are as for the forward pass (u^T and w^T go there). db may be null.
+void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed, float* lanes,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
 

@@ -126,6 +126,55 @@ TEST_CASE("the recurrence step's backward matches the oracle, with and without i
             }
 }
 
+// Rows-major blocks (rows x n) from unit-major ones (n x lanes) and back.
+std::vector<float> transpose(const std::vector<float>& in, std::size_t blocks, std::size_t rows, std::size_t cols) {
+    std::vector<float> out(in.size());
+    for (std::size_t b = 0; b < blocks; ++b)
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t c = 0; c < cols; ++c) out[b * rows * cols + c * rows + r] = in[b * rows * cols + r * cols + c];
+    return out;
+}
+
+TEST_CASE("the batch-in-lanes recurrence matches the oracle, and the row kernels bit for bit") {
+    for (const k::Table* t : simd_tables())
+        for (k::Act act : kActs)
+            for (std::size_t n : {std::size_t{1}, std::size_t{3}, t->lanes - 1})
+                for (std::size_t T : {1, 6}) {
+                    const std::size_t L = t->lanes, block = n * L;
+                    CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(n); CAPTURE(T);
+                    auto a = random_vector(T * block, 11), u = random_vector(n * n, 12, 1.0f / std::sqrt(float(n)));
+                    auto hs = random_vector((T + 1) * block, 13), want_hs = hs;
+                    t->rnn_forward_lanes(hs.data(), a.data(), u.data(), L, n, T, act);
+                    k::reference().rnn_forward_lanes(want_hs.data(), a.data(), u.data(), L, n, T, act);
+                    check_close(hs, want_hs, 2e-5f);  // T steps, each within a few ulp
+
+                    // The same steps one at a time through the row kernel, rows x n.
+                    const auto a_rows = transpose(a, T, n, L);
+                    auto hs_rows = transpose(hs, T + 1, n, L);
+                    const auto u_packed = packed(*t, u, n, n);
+                    for (std::size_t s = 0; s < T; ++s)
+                        t->rnn_step_forward_packed(hs_rows.data() + (s + 1) * block, a_rows.data() + s * block,
+                                                   hs_rows.data() + s * block, u_packed.data(), L, n, act);
+                    CHECK(transpose(hs_rows, T + 1, L, n) == hs);
+
+                    auto da = random_vector(T * block, 14), want_da = da;
+                    for (float& v : hs) v = std::tanh(v);  // states an activation could give
+                    const auto dh_rows = transpose(da, T, n, L);
+                    t->rnn_backward_lanes(da.data(), hs.data(), u.data(), L, n, T, act);
+                    k::reference().rnn_backward_lanes(want_da.data(), hs.data(), u.data(), L, n, T, act);
+                    check_close(da, want_da, 2e-5f);
+
+                    const auto ut_packed = packed(*t, u, n, n, true);
+                    const auto h_rows = transpose(hs, T + 1, n, L);
+                    std::vector<float> da_rows(T * block);
+                    for (std::size_t s = T; s-- > 0;)
+                        t->rnn_step_backward(da_rows.data() + s * block, dh_rows.data() + s * block,
+                                             s + 1 < T ? da_rows.data() + (s + 1) * block : nullptr, ut_packed.data(),
+                                             h_rows.data() + (s + 1) * block, L, n, act);
+                    CHECK(transpose(da_rows, T, L, n) == da);
+                }
+}
+
 TEST_CASE("matmul_tn matches the oracle, also on a block of output rows, columns or input rows") {
     for (const k::Table* t : simd_tables())
         for (std::size_t rows : {1, 7, 40, 300})

@@ -48,6 +48,21 @@ TEST_CASE("SimpleRNN gradients, every activation and option") {
                 }
 }
 
+TEST_CASE("SimpleRNN gradients with the batch in the vector lanes: narrow units, several groups of rows") {
+    // 2 units and 37 rows run the time loop with the batch in the lanes with AVX-512 and AVX2
+    // (groups of 16 or 8 rows, the last one partial).
+    for (bool sequences : {false, true}) {
+        CAPTURE(sequences);
+        recur::manual_seed(12);
+        Sequential model;
+        model.add(SimpleRNN(2).return_sequences(sequences).input_shape({5, 2}));
+        model.add(Dense(2));
+        const Tensor x = random_tensor({37, 5, 2}, 3);
+        const Tensor y = random_tensor(sequences ? Shape{37, 5, 2} : Shape{37, 2}, 4);
+        check_gradients(model, recur::MSE(), x, y);
+    }
+}
+
 TEST_CASE("Dense gradients, every activation, on 2-D and 3-D input") {
     for (const char* activation : {"linear", "tanh", "relu", "sigmoid", "softmax"})
         for (bool sequence : {false, true}) {

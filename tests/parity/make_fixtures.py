@@ -123,6 +123,9 @@ CONFIGS = [
     (3, 5, 3, 20, "tanh", True, False, 4, "categorical_softmax"),
     (8, 6, 5, 16, "tanh", False, False, 3, "binary_sigmoid"),
     (2, 9, 2, 12, "relu", True, True, 1, "binary_sigmoid"),
+    # narrow units over a batch of several vector widths: the batch-in-lanes time loop
+    (64, 10, 2, 4, "tanh", False, False, 1),
+    (37, 8, 3, 2, "relu", True, True, 3),
 ]
 
 
