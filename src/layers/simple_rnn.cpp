@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <recur/threads.hpp>
+
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
 #include "threads.hpp"
@@ -112,7 +114,7 @@ void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const 
     rows_times_matrix(a, x, w_packed, b, T * B, D, H);
     if (batch_in_lanes(B, H, k.lanes)) return lanes_forward(hs, a, lanes, u, dims, act);
     k.pack(u_packed, u, H, H, false);
-    for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+    for_each_piece(B, batch_piece(B, H, num_threads()), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
             k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
                                       hs + t * slab + r0 * H, u_packed, rows, H, act);
@@ -131,7 +133,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
         lanes_backward(a, lanes, dh, dh_every_step, u, dims, act);
     } else {
         k.pack(ut_packed, u, H, H, true);
-        for_each_piece(B, batch_piece(B, H), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
+        for_each_piece(B, batch_piece(B, H, num_threads()), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
             for (std::size_t t = T; t-- > 0;) {
                 const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
                                     : t + 1 == T  ? dh + r0 * H

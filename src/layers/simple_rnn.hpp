@@ -55,13 +55,13 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
 
-// Rows of the batch that one thread carries through a time loop, whatever the thread count.
-// While u fits in a core's L2 (H <= 512: 1 MB of its 2 MB) each step's pass over it is cheap
-// and small pieces spread the work. Beyond that every pass comes from L3 and should serve as
-// many rows as it can, up to 64, while leaving the batch in at least two pieces.
-inline std::size_t batch_piece(std::size_t batch, std::size_t units) {
+// Rows of the batch that one thread carries through a time loop. While u fits in a core's L2
+// (H <= 512: 1 MB of its 2 MB) each step's pass over it is cheap and small pieces spread the
+// work. Beyond that every pass comes from L3 and should serve as many rows as it can: one
+// piece per thread, up to 128 rows. Rows never share a sum, so the split cannot change a bit.
+inline std::size_t batch_piece(std::size_t batch, std::size_t units, std::size_t threads) {
     if (units <= 512) return 8;
-    return std::clamp((batch / 2 + 7) / 8 * 8, std::size_t{8}, std::size_t{64});
+    return std::clamp((batch / std::max<std::size_t>(threads, 1) + 7) / 8 * 8, std::size_t{8}, std::size_t{128});
 }
 
 }  // namespace recur::detail
