@@ -20,8 +20,9 @@ namespace {
 // thread's blocks from its L2, where block by block over all rows it would come once per block.
 void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
                      std::size_t n) {
-    constexpr std::size_t slab_rows = 256, block_cols = 192;
-    const std::size_t block_rows = m < 128 ? 32 : 64;  // at least two row blocks of equal width for dw
+    constexpr std::size_t slab_rows = 256;
+    // Large blocks copy each slab fewer times; at least two row blocks of equal width for dw.
+    const std::size_t block_rows = m >= 512 ? 256 : m < 128 ? 32 : 64, block_cols = n >= 512 ? 384 : 192;
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
     const auto& k = kernels::active();
     for_each_piece_in_rounds((rows + slab_rows - 1) / slab_rows, row_blocks * col_blocks, double(rows) * m * n,
