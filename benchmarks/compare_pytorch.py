@@ -85,6 +85,7 @@ CONFIGS = {
         Config("M", 1, (32, 28, 28, 128, 10), 0.1, 10, 20),
         Config("L", 2, (64, 100, 64, 512, 1), 0.0, 7, 2),
         Config("XL", 3, (128, 50, 256, 1024, 1), 0.0, 5, 1),
+        Config("N", 4, (64, 50, 1, 4, 1), 0.05, 15, 200),  # narrow: the batch-in-lanes loop
     )
 }
 
@@ -311,7 +312,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recur_bench", nargs="?", default="build/benchmarks/recur-bench",
                         help="path to recur-bench (default: %(default)s)")
-    parser.add_argument("--configs", default="S,M,L,XL", help="comma-separated, from S,M,L,XL (default: %(default)s)")
+    parser.add_argument("--configs", default="S,M,L,XL", help="comma-separated, from S,M,L,XL,N (default: %(default)s)")
     parser.add_argument("--threads", default="2,1", help="comma-separated thread counts (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
     parser.add_argument("--onednn", metavar="PATH", help="recur-onednn-bench: adds a oneDNN column")

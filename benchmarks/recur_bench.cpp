@@ -58,7 +58,8 @@ void RnnStepForward(benchmark::State& state) {
     }
     report_flops(state, 2.0 * B * H * H);
 }
-BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
+// 1040 beside 1024: rows 4 KB apart against rows that are not (4K aliasing).
+BENCHMARK(RnnStepForward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024})->Args({128, 1040});
 
 void RnnStepBackward(benchmark::State& state) {
     const std::size_t B = state.range(0), H = state.range(1);
@@ -73,7 +74,41 @@ void RnnStepBackward(benchmark::State& state) {
     }
     report_flops(state, 2.0 * B * H * H);
 }
-BENCHMARK(RnnStepBackward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024});
+BENCHMARK(RnnStepBackward)->Args({10, 10})->Args({32, 128})->Args({64, 512})->Args({128, 1024})->Args({128, 1040});
+
+// T forward steps of B rows and H units: one row per vector (the row kernel, step by step)
+// against the batch in the lanes (the lanes kernel, a group of rows at a time).
+void RecurrenceRows(benchmark::State& state) {
+    const std::size_t B = state.range(0), H = state.range(1), T = state.range(2);
+    auto a = random_vector(T * B * H, 1), u = random_vector(H * H, 3);
+    std::vector<float> hs((T + 1) * B * H), u_packed(recur::kernels::packed_floats(H, H));
+    const auto& k = recur::kernels::active();
+    k.pack(u_packed.data(), u.data(), H, H, false);
+    for (auto _ : state) {
+        for (std::size_t t = 0; t < T; ++t)
+            k.rnn_step_forward_packed(hs.data() + (t + 1) * B * H, a.data() + t * B * H, hs.data() + t * B * H,
+                                      u_packed.data(), B, H, recur::kernels::Act::tanh);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * T * B * H * H);
+}
+BENCHMARK(RecurrenceRows)->Args({64, 4, 50});
+
+void RecurrenceLanes(benchmark::State& state) {
+    const std::size_t B = state.range(0), H = state.range(1), T = state.range(2);
+    const auto& k = recur::kernels::active();
+    const std::size_t L = k.lanes, groups = (B + L - 1) / L;
+    auto a = random_vector(groups * T * H * L, 1), u = random_vector(H * H, 3);
+    std::vector<float> hs(groups * (T + 1) * H * L);
+    for (auto _ : state) {
+        for (std::size_t g = 0; g < groups; ++g)
+            k.rnn_forward_lanes(hs.data() + g * (T + 1) * H * L, a.data() + g * T * H * L, u.data(), L, H, T,
+                                recur::kernels::Act::tanh);
+        benchmark::ClobberMemory();
+    }
+    report_flops(state, 2.0 * T * B * H * H);
+}
+BENCHMARK(RecurrenceLanes)->Args({64, 4, 50});
 
 // The input projection x W + b over all T x B rows: rows, D, H.
 void InputProjection(benchmark::State& state) {
@@ -136,8 +171,9 @@ struct Config {
     const char* name;
     std::size_t B, T, D, H, O;
 };
+// S, M, L, XL, and N: narrow units over a batch of several vectors (the batch-in-lanes loop).
 const Config kConfigs[] = {{"S", 10, 5, 1, 10, 1}, {"M", 32, 28, 28, 128, 10}, {"L", 64, 100, 64, 512, 1},
-                           {"XL", 128, 50, 256, 1024, 1}};
+                           {"XL", 128, 50, 256, 1024, 1}, {"N", 64, 50, 1, 4, 1}};
 
 double step_flops(const Config& c) {
     const double rnn = 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H), head = 2.0 * c.B * c.H * c.O;
@@ -166,7 +202,7 @@ void TrainStep(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(f.model.train_on_batch(f.x, f.y));
     report_flops(state, step_flops(c));
 }
-BENCHMARK(TrainStep)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(TrainStep)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void Predict(benchmark::State& state) {
     const Config& c = kConfigs[state.range(0)];
@@ -175,7 +211,7 @@ void Predict(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(f.model.predict(f.x, c.B));
     report_flops(state, 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H) + 2.0 * c.B * c.H * c.O);
 }
-BENCHMARK(Predict)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(Predict)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The seed notebook's whole fit: 50 epochs of one batch of 10.
 void SeedFit50Epochs(benchmark::State& state) {
