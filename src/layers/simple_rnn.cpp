@@ -146,7 +146,9 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
         });
     }
     weight_gradient(dw, x, a, T * B, D, H);
-    weight_gradient(du, hs, a, T * B, H, H);
+    // The initial state hs[0] is zero, so step 0 adds nothing to du: it is left out.
+    if (T > 1) weight_gradient(du, hs + slab, a + slab, (T - 1) * B, H, H);
+    else std::fill_n(du, H * H, 0.0f);
     if (db)
         for_each_piece(H, 64, double(T) * B * H, [&](std::size_t j0, std::size_t count) {
             k.column_sums(db + j0, a + j0, T * B, count, H);

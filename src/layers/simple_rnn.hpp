@@ -47,7 +47,8 @@ void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const 
                         const float* u, const float* b, const RnnDims& dims, kernels::Act act);
 
 // 3. dA_t = (dh_t + dA_{t+1} u^T) * act'(hs[t + 1]) for t = T-1..0 (into a);
-// 4. dw = x^T dA, du = hs[0..T-1]^T dA, db = sum of dA, each one call over all T x B rows;
+// 4. dw = x^T dA, du = hs[1..T-1]^T dA[1..T-1] (hs[0], the initial state, is zero), db = sum
+//    of dA, each one call over all the rows;
 //    dx = dA w^T when dx is not null.
 // dh holds T x B x H gradients when dh_every_step, else only B x H for the last step.
 // packed and lanes are as for the forward pass (u^T and w^T go there). db may be null.
