@@ -5,6 +5,7 @@
 //   recur-bench --benchmark_filter=Step  training steps only
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -13,6 +14,7 @@
 #include <recur/recur.hpp>
 
 #include "kernels/kernels.hpp"
+#include "layers/simple_rnn.hpp"
 
 double measured_fma_peak_gflops();
 
@@ -126,18 +128,19 @@ void InputProjection(benchmark::State& state) {
 BENCHMARK(InputProjection)->Args({896, 28, 128})->Args({6400, 64, 512});
 
 // The weight gradient H_prev^T dA over all T x B rows: rows, H.
+// dU = hs^T dA over `rows` rows as the layer makes it (detail::weight_gradient, slab by slab).
 void WeightGradient(benchmark::State& state) {
     const std::size_t rows = state.range(0), H = state.range(1);
     auto a = random_vector(rows * H, 1), b = random_vector(rows * H, 2);
-    std::vector<float> out(H * H);
-    const auto& k = recur::kernels::active();
+    std::vector<float> out(H * H),
+        scratch(recur::kernels::packed_floats(recur::detail::kGradientSlab, H) + recur::detail::kGradientSlab * H);
     for (auto _ : state) {
-        k.matmul_tn(out.data(), a.data(), b.data(), rows, H, H, H, H, H, false);
+        recur::detail::weight_gradient(out.data(), a.data(), b.data(), rows, H, H, scratch.data());
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * rows * H * H);
 }
-BENCHMARK(WeightGradient)->Args({896, 128})->Args({6400, 512});
+BENCHMARK(WeightGradient)->Args({896, 128})->Args({6400, 512})->Args({6400, 1024});
 
 void DenseForward(benchmark::State& state) {
     const std::size_t rows = state.range(0), in = state.range(1), units = state.range(2);

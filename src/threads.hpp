@@ -28,22 +28,25 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
     }
 }
 
-// Calls f(round, piece) for every piece of [0, pieces) in each of `rounds` rounds, rounds in
-// order. A thread takes the same pieces in every round (a static schedule, which OpenMP
-// keeps from loop to loop), so a piece's rounds run in order on one thread and find what the
-// round before left in its cache. No barrier separates rounds: a piece may depend on its own
-// earlier rounds, never on another piece.
-template <class F>
-void for_each_piece_in_rounds(std::size_t rounds, std::size_t pieces, double work, F&& f) {
+// Rounds in order; in each, setup(round, part) for parts [0, setup_parts), then f(round, piece)
+// for pieces [0, pieces), each batch split over the threads with a barrier after it: a round's
+// pieces use what its setup laid out, and the next setup overwrites it.
+template <class Setup, class F>
+void for_each_piece_in_rounds(std::size_t rounds, std::size_t setup_parts, std::size_t pieces, double work,
+                              Setup&& setup, F&& f) {
     if (work < kMinParallelWork || pieces == 1) {  // even a one-thread team costs an allocation
-        for (std::size_t round = 0; round < rounds; ++round)
+        for (std::size_t round = 0; round < rounds; ++round) {
+            for (std::size_t part = 0; part < setup_parts; ++part) setup(round, part);
             for (std::size_t p = 0; p < pieces; ++p) f(round, p);
+        }
         return;
     }
-    const auto count = static_cast<std::int64_t>(pieces);
+    const auto parts = static_cast<std::int64_t>(setup_parts), count = static_cast<std::int64_t>(pieces);
 #pragma omp parallel
     for (std::size_t round = 0; round < rounds; ++round) {
-#pragma omp for schedule(static) nowait
+#pragma omp for schedule(static)
+        for (std::int64_t part = 0; part < parts; ++part) setup(round, static_cast<std::size_t>(part));
+#pragma omp for schedule(static)
         for (std::int64_t p = 0; p < count; ++p) f(round, static_cast<std::size_t>(p));
     }
 }

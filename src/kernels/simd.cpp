@@ -209,6 +209,15 @@ private:
     alignas(64) float buffer_[KC * max_rows + W];  // + W: a block row may end in a partial vector
 };
 
+// The left operand transposed and contiguous (k x m, leading dimension m), as a slab's
+// column block is copied out: read in place.
+struct ContiguousTransposed {
+    static constexpr std::size_t k_block = SIZE_MAX;
+    const float* a;
+    std::size_t m;
+    LeftBlock block(std::size_t k0, std::size_t) const { return {a + k0 * m, 1, m}; }
+};
+
 // What a product starts its accumulators from and does with them at the end, per vector of
 // `count` valid lanes at row i, column j; out is also where partial sums wait between k blocks.
 struct Plain {  // out = bias + A B, or out += A B when accumulating (bias may be null)
@@ -349,13 +358,23 @@ void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t 
     } while (k0 < k);
 }
 
+// b is read in its storage order, a row (or, transposed, a column) at a time: panel by panel,
+// every row would be a jump of a leading dimension, a new page each for wide matrices.
 void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
-    for (std::size_t j0 = 0; j0 < n; j0 += NR) {
-        const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
-        for (std::size_t p = 0; p < k; ++p, packed += width)
-            for (std::size_t c = 0; c < width; ++c)
-                packed[c] = c >= cols ? 0.0f : transposed ? b[(j0 + c) * k + p] : b[p * n + j0 + c];
+    if (transposed) {
+        for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+            const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
+            for (std::size_t p = 0; p < k; ++p, packed += width)
+                for (std::size_t c = 0; c < width; ++c) packed[c] = c < cols ? b[(j0 + c) * k + p] : 0.0f;
+        }
+        return;
     }
+    for (std::size_t p = 0; p < k; ++p)
+        for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+            const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
+            float* row = packed + j0 * k + p * width;
+            for (std::size_t c = 0; c < width; c += W) store(row + c, load_first(b + p * n + j0 + c, std::min(W, cols - c)));
+        }
 }
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
@@ -456,6 +475,12 @@ void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std
         product(Plain{out + i0 * ldout, ldout, nullptr, accumulate}, Transposed(a + i0, lda, count), Unpacked(b, ldb),
                 count, rows, n);
     }
+}
+
+void matmul_tn_packed(float* out, const float* a, const float* b_packed, std::size_t k, std::size_t m,
+                      std::size_t, std::size_t j0, std::size_t cols, std::size_t ldout, bool accumulate) {
+    product(Plain{out, ldout, nullptr, accumulate}, ContiguousTransposed{a, m}, Packed{b_packed + j0 * k, k}, m, k,
+            cols);
 }
 
 // Four vectors of columns at a time, so that four chains of adds overlap.
@@ -577,6 +602,7 @@ extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
                          rnn_forward_lanes,
                          rnn_backward_lanes,
                          matmul_tn,
+                         matmul_tn_packed,
                          column_sums,
                          activation_forward,
                          activation_backward,

@@ -14,25 +14,6 @@ namespace detail {
 
 namespace {
 
-// out[m x n] = a^T b over `rows` rows: fixed blocks of output spread over the threads, and
-// the rows taken a slab at a time, every block through one slab before the next. A slab of
-// a and b (a few timesteps of hs and dA) then comes from memory once and serves all of a
-// thread's blocks from its L2, where block by block over all rows it would come once per block.
-void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
-                     std::size_t n) {
-    constexpr std::size_t slab_rows = 256;
-    // Large blocks copy each slab fewer times; at least two row blocks of equal width for dw.
-    const std::size_t block_rows = m >= 512 ? 256 : m < 128 ? 32 : 64, block_cols = n >= 512 ? 384 : 192;
-    const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
-    const auto& k = kernels::active();
-    for_each_piece_in_rounds((rows + slab_rows - 1) / slab_rows, row_blocks * col_blocks, double(rows) * m * n,
-                             [&](std::size_t round, std::size_t block) {
-        const std::size_t r0 = round * slab_rows, i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
-        k.matmul_tn(out + i0 * n + j0, a + r0 * m + i0, b + r0 * n + j0, std::min(slab_rows, rows - r0),
-                    std::min(block_rows, m - i0), std::min(block_cols, n - j0), m, n, n, round > 0);
-    });
-}
-
 // out[rows x n] = in[rows x k] w[k x n] + bias with w packed, split into fixed row blocks
 // across threads.
 void rows_times_matrix(float* out, const float* in, const float* w_packed, const float* bias,
@@ -104,6 +85,37 @@ void lanes_backward(float* a, float* lanes, const float* dh, bool dh_every_step,
 
 }  // namespace
 
+void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m, std::size_t n,
+                     float* scratch) {
+    // Large blocks let each thread read less of the slab; at least two row blocks for dw.
+    const std::size_t block_rows = m >= 512 ? 256 : m < 128 ? 32 : 64, block_cols = n >= 512 ? 384 : 192;
+    const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
+    float* b_packed = scratch;
+    float* a_blocks = scratch + kernels::packed_floats(kGradientSlab, n);  // block i0: slab rows x its width, at i0 * rows
+    const auto& k = kernels::active();
+    auto slab = [&](std::size_t round) {
+        const std::size_t r0 = round * kGradientSlab;
+        return std::pair{r0, std::min(kGradientSlab, rows - r0)};
+    };
+    for_each_piece_in_rounds(
+        (rows + kGradientSlab - 1) / kGradientSlab, 2, row_blocks * col_blocks, double(rows) * m * n,
+        [&](std::size_t round, std::size_t part) {
+            const auto [r0, count] = slab(round);
+            if (part == 0) return k.pack(b_packed, b + r0 * n, count, n, false);
+            for (std::size_t p = 0; p < count; ++p)
+                for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
+                    const std::size_t width = std::min(block_rows, m - i0);
+                    std::memcpy(a_blocks + i0 * count + p * width, a + (r0 + p) * m + i0, width * sizeof(float));
+                }
+        },
+        [&](std::size_t round, std::size_t block) {
+            const auto [r0, count] = slab(round);
+            const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
+            k.matmul_tn_packed(out + i0 * n + j0, a_blocks + i0 * count, b_packed, count, std::min(block_rows, m - i0),
+                               n, j0, std::min(block_cols, n - j0), n, round > 0);
+        });
+}
+
 void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const float* x, const float* w,
                         const float* u, const float* b, const RnnDims& dims, kernels::Act act) {
     const std::size_t B = dims.batch, T = dims.timesteps, D = dims.features, H = dims.units;
@@ -130,6 +142,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     const auto& k = kernels::active();
     float* ut_packed = packed;
     float* wt_packed = packed + kernels::packed_floats(H, H);
+    float* slabs = wt_packed + std::max(kernels::packed_floats(D, H), kernels::packed_floats(H, D));
     if (batch_in_lanes(B, H, k.lanes)) {
         lanes_backward(a, lanes, dh, dh_every_step, u, dims, act);
     } else {
@@ -145,9 +158,9 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
             }
         });
     }
-    weight_gradient(dw, x, a, T * B, D, H);
+    weight_gradient(dw, x, a, T * B, D, H, slabs);
     // The initial state hs[0] is zero, so step 0 adds nothing to du: it is left out.
-    if (T > 1) weight_gradient(du, hs + slab, a + slab, (T - 1) * B, H, H);
+    if (T > 1) weight_gradient(du, hs + slab, a + slab, (T - 1) * B, H, H, slabs);
     else std::fill_n(du, H * H, 0.0f);
     if (db)
         for_each_piece(H, 64, double(T) * B * H, [&](std::size_t j0, std::size_t count) {

@@ -14,10 +14,15 @@ struct RnnDims {
     std::size_t batch, timesteps, features, units;
 };
 
-// Floats of packed weights the passes below need: u (or u^T) and w (or w^T).
+// Rows of x, hs and dA the weight gradients lay out for the kernels at a time.
+inline constexpr std::size_t kGradientSlab = 256;
+
+// Floats the passes below lay operands out in for the kernels: u (or u^T) and w (or w^T)
+// packed, and one slab of the weight gradients' operands (dA packed; x or hs in column blocks).
 inline std::size_t simple_rnn_packed_floats(std::size_t features, std::size_t units) {
     return kernels::packed_floats(units, units) +
-           std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features));
+           std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features)) +
+           kernels::packed_floats(kGradientSlab, units) + kGradientSlab * std::max(features, units);
 }
 
 // The widest vector any kernel table has, in floats.
@@ -55,6 +60,14 @@ void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const 
 void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, float* packed, float* lanes,
                          const float* dh, bool dh_every_step, const float* hs, const float* x,
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
+
+// out[m x n] = a^T b over `rows` rows (a rows x m, b rows x n), as the weight gradients are
+// made: a slab of kGradientSlab rows at a time, the slab of b packed and that of a copied out
+// in column blocks, both reading each row in one run (block by block, every row would be a
+// jump to another page), then fixed blocks of output, whatever the thread count, go through
+// it. scratch holds packed_floats(kGradientSlab, n) + kGradientSlab * m floats.
+void weight_gradient(float* out, const float* a, const float* b, std::size_t rows, std::size_t m, std::size_t n,
+                     float* scratch);
 
 // Rows of the batch that one thread carries through a time loop. While u fits in a core's L2
 // (H <= 512: 1 MB of its 2 MB) each step's pass over it is cheap and small pieces spread the

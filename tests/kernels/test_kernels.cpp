@@ -208,6 +208,31 @@ TEST_CASE("matmul_tn matches the oracle, also on a block of output rows, columns
                 }
 }
 
+TEST_CASE("matmul_tn_packed matches the oracle and matmul_tn's bits, on any block of panels") {
+    for (const k::Table* t : simd_tables())
+        for (std::size_t rows : {1, 40, 256})
+            for (std::size_t m : kSizes)
+                for (std::size_t n : {std::size_t{1}, std::size_t{17}, std::size_t{130}}) {
+                    CAPTURE(t->isa); CAPTURE(rows); CAPTURE(m); CAPTURE(n);
+                    auto a = random_vector(rows * m, 21), b = random_vector(rows * n, 22);
+                    const auto b_packed = packed(*t, b, rows, n);
+                    std::vector<float> got(m * n), want(m * n), plain(m * n);
+                    t->matmul_tn_packed(got.data(), a.data(), b_packed.data(), rows, m, n, 0, n, n, false);
+                    k::reference().matmul_tn_packed(want.data(), a.data(), b.data(), rows, m, n, 0, n, n, false);
+                    check_close(got, want);
+                    t->matmul_tn(plain.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
+                    CHECK(got == plain);  // the same FMAs in the same order as the unpacked form
+                    if (n > 48) {  // columns from 48 on, added onto what is there
+                        std::vector<float> block = got;
+                        t->matmul_tn_packed(block.data() + 48, a.data(), b_packed.data(), rows, m, n, 48, n - 48, n, true);
+                        std::vector<float> doubled(m * n);
+                        t->matmul_tn(doubled.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
+                        t->matmul_tn(doubled.data() + 48, a.data(), b.data() + 48, rows, m, n - 48, m, n, n, true);
+                        CHECK(block == doubled);
+                    }
+                }
+}
+
 TEST_CASE("column sums and elementwise activations match the oracle") {
     for (const k::Table* t : simd_tables())
         for (std::size_t n : kSizes) {
