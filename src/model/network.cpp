@@ -32,10 +32,7 @@ void Workspace::reserve(const Network& net, std::size_t batch) {
             n += lines(LayerAccess::workspace_floats(*layer, b)) + lines(b * layer->output_shape().elements());
         return n;
     };
-    if (batch > capacity_ || buffer_.size() == 0) {
-        buffer_ = Tensor(Shape{total(batch)});
-        capacity_ = batch;
-    }
+    if (const std::size_t needed = total(batch); buffer_.size() < needed) buffer_ = Tensor(Shape{needed});
     float* p = buffer_.data();
     auto take = [&](std::size_t floats) {
         float* region = p;
@@ -53,6 +50,19 @@ void Workspace::reserve(const Network& net, std::size_t batch) {
         passes[l].workspace = take(LayerAccess::workspace_floats(*net.layers[l], batch));
         passes[l].output_grad = take(batch * net.layers[l]->output_shape().elements());
     }
+}
+
+WorkspacePool::Lease WorkspacePool::borrow() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return Lease(*this, std::make_unique<Workspace>());
+    std::unique_ptr<Workspace> ws = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(ws));
+}
+
+WorkspacePool::Lease::~Lease() {
+    std::lock_guard lock(pool_.mutex_);
+    pool_.free_.push_back(std::move(ws_));
 }
 
 namespace {

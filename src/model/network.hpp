@@ -2,6 +2,8 @@
 // Running a chain of built layers: the flat weight layout, the workspace, and the forward
 // and backward passes from a batch-major batch to a batch-major output and back.
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -23,8 +25,8 @@ struct Network {
     explicit Network(std::vector<Layer*> chain);
 };
 
-// Activations and gradients for up to `capacity` samples, in one allocation that grows when
-// a larger batch arrives and is reused otherwise: a training step allocates nothing.
+// Activations and gradients of a batch, in one allocation that grows when a larger batch (or
+// model) needs more and is reused otherwise: a training step allocates nothing.
 class Workspace {
 public:
     void reserve(const Network& net, std::size_t batch);
@@ -38,7 +40,31 @@ public:
 
 private:
     Tensor buffer_;
-    std::size_t capacity_ = 0;
+};
+
+// Workspaces for the calls that may run from many threads at once (predict, evaluate): a call
+// borrows one and gives it back, so that calls allocate only when more of them run at once
+// than ever before, and a large model's activations are not allocated (and faulted in) anew
+// by every call.
+class WorkspacePool {
+public:
+    class Lease {
+    public:
+        Lease(WorkspacePool& pool, std::unique_ptr<Workspace> ws) : pool_(pool), ws_(std::move(ws)) {}
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease();
+        Workspace& operator*() { return *ws_; }
+
+    private:
+        WorkspacePool& pool_;
+        std::unique_ptr<Workspace> ws_;
+    };
+    Lease borrow();
+
+private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Workspace>> free_;
 };
 
 // Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output.

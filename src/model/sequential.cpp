@@ -351,8 +351,8 @@ std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor&
     check_x(x, call);
     check_y(x, y, call);
     check_batch_size(batch_size, call);
-    detail::Workspace ws;
-    return evaluate_rows(ws, x, y, all_rows(x.shape()[0]), batch_size);
+    auto ws = inference_workspaces.borrow();
+    return evaluate_rows(*ws, x, y, all_rows(x.shape()[0]), batch_size);
 }
 
 float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
@@ -376,7 +376,8 @@ Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
     const std::size_t samples = x.shape()[0], per_sample = n.output_shape.elements();
     Tensor out(n.output_shape.prepend(samples));
     const std::vector<std::size_t> rows = all_rows(samples);
-    detail::Workspace ws;
+    auto lease = m.inference_workspaces.borrow();
+    detail::Workspace& ws = *lease;
     ws.reserve(n, std::min(batch_size, samples));
     for (std::size_t start = 0; start < samples; start += batch_size) {
         const std::size_t count = std::min(batch_size, samples - start);

@@ -30,6 +30,7 @@ struct Sequential::Impl {
     Tensor params, grads;                    // flat, Keras order
     Tensor last_finite_params;               // the weights before the step in progress
     detail::Workspace train_ws, validation_ws;
+    mutable detail::WorkspacePool inference_workspaces;  // predict's and evaluate's
     std::vector<std::size_t> batch_rows;     // 0, 1, 2, ...: train_on_batch gathers its batch in order
     std::size_t epochs_done = 0;
 
