@@ -102,6 +102,7 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
         [&](std::size_t round, std::size_t part) {
             const auto [r0, count] = slab(round);
             if (part == 0) return k.pack(b_packed, b + r0 * n, count, n, false);
+            if (row_blocks == 1) return;  // the slab of a is its one block as it stands
             for (std::size_t p = 0; p < count; ++p)
                 for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
                     const std::size_t width = std::min(block_rows, m - i0);
@@ -111,8 +112,9 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
         [&](std::size_t round, std::size_t block) {
             const auto [r0, count] = slab(round);
             const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
-            k.matmul_tn_packed(out + i0 * n + j0, a_blocks + i0 * count, b_packed, count, std::min(block_rows, m - i0),
-                               n, j0, std::min(block_cols, n - j0), n, round > 0);
+            const float* a_block = row_blocks == 1 ? a + r0 * m : a_blocks + i0 * count;
+            k.matmul_tn_packed(out + i0 * n + j0, a_block, b_packed, count, std::min(block_rows, m - i0), n, j0,
+                               std::min(block_cols, n - j0), n, round > 0);
         });
 }
 
