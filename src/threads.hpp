@@ -11,6 +11,9 @@ namespace recur::detail {
 // Below this many multiply-adds a parallel region costs more than it saves, above all when
 // the other cores are busy and a barrier waits for a time slice.
 inline constexpr double kMinParallelWork = 1 << 22;  // ~40 us of one core: less is not worth waking a thread
+// Work of a float read and written by a copy or an elementwise update, in multiply-adds:
+// it comes from memory or the outer caches, not from registers.
+inline constexpr double kWorkPerFloatMoved = 8;
 
 // Calls f(begin, count) for consecutive pieces of [0, n) of `piece` items each (the last
 // may be shorter), on OpenMP threads when `work` (multiply-adds in all) pays for them.

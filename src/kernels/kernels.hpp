@@ -18,6 +18,10 @@ struct Table {
     // this table's product kernels stream through, in packed_floats(k, n) floats. Weights are
     // packed once per use of a weight value, not once per product.
     void (*pack)(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed);
+    // The same for the panels of columns [c0, c1) only (c0 a multiple of 48, c1 one or n),
+    // written where pack puts them: a packing cut into pieces for several threads.
+    void (*pack_columns)(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed,
+                         std::size_t c0, std::size_t c1);
 
     // out[rows x n] = in[rows x k] w[k x n] + bias[n] (bias may be null).
     void (*linear_forward)(float* out, const float* in, const float* w, const float* bias,

@@ -30,9 +30,13 @@ double derivative_from_output(Act act, double y) {
 }
 
 // The oracle's packed layout is the plain row-major one.
-void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed, std::size_t c0,
+                  std::size_t c1) {
     for (std::size_t p = 0; p < k; ++p)
-        for (std::size_t j = 0; j < n; ++j) packed[p * n + j] = transposed ? b[j * k + p] : b[p * n + j];
+        for (std::size_t j = c0; j < c1; ++j) packed[p * n + j] = transposed ? b[j * k + p] : b[p * n + j];
+}
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+    pack_columns(packed, b, k, n, transposed, 0, n);
 }
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
@@ -178,6 +182,7 @@ const Table& reference() {
     static const Table table{"reference",
                              1,  // any group size: the lanes kernels take it as given
                              pack,
+                             pack_columns,
                              linear_forward,
                              linear_forward,  // packed is plain here
                              rnn_step_forward,

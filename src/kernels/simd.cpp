@@ -373,21 +373,27 @@ void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t 
 
 // b is read in its storage order, a row (or, transposed, a column) at a time: panel by panel,
 // every row would be a jump of a leading dimension, a new page each for wide matrices.
-void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed, std::size_t c0,
+                  std::size_t c1) {
     if (transposed) {
-        for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+        for (std::size_t j0 = c0; j0 < c1; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
-            for (std::size_t p = 0; p < k; ++p, packed += width)
-                for (std::size_t c = 0; c < width; ++c) packed[c] = c < cols ? b[(j0 + c) * k + p] : 0.0f;
+            float* panel = packed + j0 * k;
+            for (std::size_t p = 0; p < k; ++p, panel += width)
+                for (std::size_t c = 0; c < width; ++c) panel[c] = c < cols ? b[(j0 + c) * k + p] : 0.0f;
         }
         return;
     }
     for (std::size_t p = 0; p < k; ++p)
-        for (std::size_t j0 = 0; j0 < n; j0 += NR) {
+        for (std::size_t j0 = c0; j0 < c1; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
             float* row = packed + j0 * k + p * width;
             for (std::size_t c = 0; c < width; c += W) store(row + c, load_first(b + p * n + j0 + c, std::min(W, cols - c)));
         }
+}
+
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+    pack_columns(packed, b, k, n, transposed, 0, n);
 }
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
@@ -607,6 +613,7 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
 extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
                          W,
                          pack,
+                         pack_columns,
                          linear_forward,
                          linear_forward_packed,
                          rnn_step_forward,

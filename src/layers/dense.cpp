@@ -30,7 +30,7 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed
     });
     if (db) k.column_sums(db, dy, rows, units, units);
     if (dx) {
-        k.pack(wt_packed, w, units, in, true);
+        pack_weights(wt_packed, w, units, in, true);
         for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
             k.linear_forward_packed(dx + r0 * in, dy + r0 * units, wt_packed, nullptr, count, units, in);
         });

@@ -5,6 +5,7 @@
 #include <recur/layers.hpp>
 
 #include "layers/layer_pass.hpp"
+#include "threads.hpp"
 
 namespace recur {
 
@@ -15,6 +16,14 @@ std::string unique_name(std::string_view prefix) {
     std::lock_guard lock(mutex);
     const int n = counts[std::string(prefix)]++;
     return n == 0 ? std::string(prefix) : std::string(prefix) + "_" + std::to_string(n);
+}
+
+void pack_weights(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
+    constexpr std::size_t columns = 192;  // whole panels on every instruction set
+    const auto& kern = kernels::active();
+    for_each_piece(n, columns, double(k) * n * kWorkPerFloatMoved, [&](std::size_t c0, std::size_t count) {
+        kern.pack_columns(packed, b, k, n, transposed, c0, c0 + count);
+    });
 }
 
 kernels::Act kernel_act(Activation activation) {

@@ -29,6 +29,9 @@ std::string unique_name(std::string_view prefix);
 // The kernels' activation for a layer's (softmax is handled apart).
 kernels::Act kernel_act(Activation activation);
 
+// kernels::active().pack, its panels spread over the threads when the matrix is large.
+void pack_weights(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed);
+
 // The model's door to a layer's private build and compute hooks.
 struct LayerAccess {
     using WeightSpec = Layer::WeightSpec;

@@ -125,10 +125,10 @@ void simple_rnn_forward(float* hs, float* a, float* packed, float* lanes, const 
     const auto& k = kernels::active();
     float* u_packed = packed;
     float* w_packed = packed + kernels::packed_floats(H, H);
-    k.pack(w_packed, w, D, H, false);
+    pack_weights(w_packed, w, D, H, false);
     rows_times_matrix(a, x, w_packed, b, T * B, D, H);
     if (batch_in_lanes(B, H, k.lanes)) return lanes_forward(hs, a, lanes, u, dims, act);
-    k.pack(u_packed, u, H, H, false);
+    pack_weights(u_packed, u, H, H, false);
     for_each_piece(B, batch_piece(B, H, num_threads()), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
         for (std::size_t t = 0; t < T; ++t)
             k.rnn_step_forward_packed(hs + (t + 1) * slab + r0 * H, a + t * slab + r0 * H,
@@ -148,7 +148,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
     if (batch_in_lanes(B, H, k.lanes)) {
         lanes_backward(a, lanes, dh, dh_every_step, u, dims, act);
     } else {
-        k.pack(ut_packed, u, H, H, true);
+        pack_weights(ut_packed, u, H, H, true);
         for_each_piece(B, batch_piece(B, H, num_threads()), double(T) * B * H * H, [&](std::size_t r0, std::size_t rows) {
             for (std::size_t t = T; t-- > 0;) {
                 const float* dh_t = dh_every_step ? dh + t * slab + r0 * H
@@ -169,7 +169,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
             k.column_sums(db + j0, a + j0, T * B, count, H);
         });
     if (dx) {
-        k.pack(wt_packed, w, H, D, true);
+        pack_weights(wt_packed, w, H, D, true);
         rows_times_matrix(dx, a, wt_packed, nullptr, T * B, H, D);
     }
 }

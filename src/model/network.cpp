@@ -4,6 +4,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "threads.hpp"
+
 namespace recur::detail {
 
 Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
@@ -116,9 +118,11 @@ void backward(const Network& net, Workspace& ws, const float* weights, float* gr
 
 void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows, std::size_t timesteps) {
     const std::size_t sample = x.size() / x.shape()[0], F = sample / timesteps, B = rows.size();
-    for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t t = 0; t < timesteps; ++t)
-            std::memcpy(dst + (t * B + b) * F, x.data() + rows[b] * sample + t * F, F * sizeof(float));
+    for_each_piece(B, 16, double(B) * sample * kWorkPerFloatMoved, [&](std::size_t b0, std::size_t count) {
+        for (std::size_t b = b0; b < b0 + count; ++b)
+            for (std::size_t t = 0; t < timesteps; ++t)
+                std::memcpy(dst + (t * B + b) * F, x.data() + rows[b] * sample + t * F, F * sizeof(float));
+    });
 }
 
 void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/kernels.hpp"
+#include "threads.hpp"
 
 namespace recur {
 
@@ -20,6 +21,12 @@ double squared_norm(const float* g, std::size_t n) {
 }
 void scale(float* g, std::size_t n, float factor) {
     for (std::size_t i = 0; i < n; ++i) g[i] *= factor;
+}
+// f(begin, count) over [0, n) in fixed pieces, on several threads for a large model: an
+// update is elementwise, so the split cannot change a bit.
+template <class F>
+void in_pieces(std::size_t n, F&& f) {
+    detail::for_each_piece(n, std::size_t{1} << 15, double(n) * detail::kWorkPerFloatMoved, f);
 }
 }  // namespace
 
@@ -92,7 +99,10 @@ SGD& SGD::momentum(float value) {
 }
 
 void SGD::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
-    kernels::active().sgd_update(params, grads, state, n, learning_rate(), momentum_, nesterov_);
+    in_pieces(n, [&](std::size_t i, std::size_t count) {
+        kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, learning_rate(),
+                                     momentum_, nesterov_);
+    });
 }
 
 Adam& Adam::beta_1(float value) {
@@ -115,7 +125,10 @@ void Adam::update(float* params, const float* grads, float* state, std::size_t n
     const double t = static_cast<double>(step);
     const float lr_t = static_cast<float>(learning_rate() * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
                                           (1.0 - std::pow(double(beta_1_), t)));
-    kernels::active().adam_update(params, grads, state, state + n, n, lr_t, beta_1_, beta_2_, epsilon_);
+    in_pieces(n, [&](std::size_t i, std::size_t count) {
+        kernels::active().adam_update(params + i, grads + i, state + i, state + n + i, count, lr_t, beta_1_, beta_2_,
+                                      epsilon_);
+    });
 }
 
 RMSprop& RMSprop::rho(float value) {
@@ -130,7 +143,9 @@ RMSprop& RMSprop::epsilon(float value) {
 }
 
 void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
-    kernels::active().rmsprop_update(params, grads, state, n, learning_rate(), rho_, epsilon_);
+    in_pieces(n, [&](std::size_t i, std::size_t count) {
+        kernels::active().rmsprop_update(params + i, grads + i, state + i, count, learning_rate(), rho_, epsilon_);
+    });
 }
 
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name) {

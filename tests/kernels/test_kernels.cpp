@@ -57,6 +57,23 @@ std::vector<float> packed(const k::Table& t, const std::vector<float>& b, std::s
     return p;
 }
 
+TEST_CASE("packing in pieces of columns writes what packing all at once does") {
+    std::vector<const k::Table*> tables = simd_tables();
+    tables.push_back(&k::reference());
+    for (const k::Table* t : tables)
+        for (bool transposed : {false, true})
+            for (std::size_t n : {1, 17, 130, 300}) {
+                CAPTURE(t->isa); CAPTURE(transposed); CAPTURE(n);
+                const std::size_t kk = 7;
+                const auto b = random_vector(kk * n, 30);
+                const auto whole = packed(*t, b, kk, n, transposed);
+                std::vector<float> pieces(whole.size());  // zero, as in packed(): tables need not fill the padding
+                for (std::size_t c0 = 0; c0 < n; c0 += 48)
+                    t->pack_columns(pieces.data(), b.data(), kk, n, transposed, c0, std::min(n, c0 + 48));
+                CHECK(pieces == whole);
+            }
+}
+
 TEST_CASE("linear_forward matches the oracle, with w plain or packed") {
     for (const k::Table* t : simd_tables())
         for (std::size_t rows : {1, 5, 17})
