@@ -58,12 +58,13 @@ struct Table {
     void (*matmul_tn)(float* out, const float* a, const float* b, std::size_t rows,
                       std::size_t m, std::size_t n, std::size_t lda, std::size_t ldb,
                       std::size_t ldout, bool accumulate);
-    // The same product with both operands laid out for it, as the weight gradients do once per
-    // slab of rows: out[m x cols] (+)= a^T b[:, j0:j0 + cols], a k x m and contiguous, b a
+    // The same product with b laid out for it, as the weight gradients do once per slab of
+    // rows: out[m x cols] (+)= a^T b[:, j0:j0 + cols], a k x m with leading dimension lda (read
+    // in place: the caller copies wide operands out so that rows do not sit pages apart), b a
     // k x n matrix packed by `pack`, j0 a multiple of 48 (a whole number of panels).
-    void (*matmul_tn_packed)(float* out, const float* a, const float* b_packed, std::size_t k,
-                             std::size_t m, std::size_t n, std::size_t j0, std::size_t cols,
-                             std::size_t ldout, bool accumulate);
+    void (*matmul_tn_packed)(float* out, const float* a, std::size_t lda, const float* b_packed,
+                             std::size_t k, std::size_t m, std::size_t n, std::size_t j0,
+                             std::size_t cols, std::size_t ldout, bool accumulate);
     // out[n] = sum over rows of a[rows x n], leading dimension lda.
     void (*column_sums)(float* out, const float* a, std::size_t rows, std::size_t n, std::size_t lda);
 

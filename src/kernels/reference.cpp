@@ -106,9 +106,10 @@ void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std
 }
 
 // The oracle's packed b is b itself.
-void matmul_tn_packed(float* out, const float* a, const float* b_packed, std::size_t k, std::size_t m,
-                      std::size_t n, std::size_t j0, std::size_t cols, std::size_t ldout, bool accumulate) {
-    matmul_tn(out, a, b_packed + j0, k, m, cols, m, n, ldout, accumulate);
+void matmul_tn_packed(float* out, const float* a, std::size_t lda, const float* b_packed, std::size_t k,
+                      std::size_t m, std::size_t n, std::size_t j0, std::size_t cols, std::size_t ldout,
+                      bool accumulate) {
+    matmul_tn(out, a, b_packed + j0, k, m, cols, lda, n, ldout, accumulate);
 }
 
 void column_sums(float* out, const float* a, std::size_t rows, std::size_t n, std::size_t lda) {

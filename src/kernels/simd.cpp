@@ -222,13 +222,12 @@ private:
     alignas(64) float buffer_[KC * max_rows + W];  // + W: a block row may end in a partial vector
 };
 
-// The left operand transposed and contiguous (k x m, leading dimension m), as a slab's
-// column block is copied out: read in place.
-struct ContiguousTransposed {
+// The left operand stored transposed (k x m, leading dimension ld), read in place.
+struct InPlaceTransposed {
     static constexpr std::size_t k_block = SIZE_MAX;
     const float* a;
-    std::size_t m;
-    LeftBlock block(std::size_t k0, std::size_t) const { return {a + k0 * m, 1, m}; }
+    std::size_t ld;
+    LeftBlock block(std::size_t k0, std::size_t) const { return {a + k0 * ld, 1, ld}; }
 };
 
 // What a product starts its accumulators from and does with them at the end, per vector of
@@ -496,9 +495,10 @@ void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std
     }
 }
 
-void matmul_tn_packed(float* out, const float* a, const float* b_packed, std::size_t k, std::size_t m,
-                      std::size_t, std::size_t j0, std::size_t cols, std::size_t ldout, bool accumulate) {
-    product(Plain{out, ldout, nullptr, accumulate}, ContiguousTransposed{a, m}, Packed{b_packed + j0 * k, k}, m, k,
+void matmul_tn_packed(float* out, const float* a, std::size_t lda, const float* b_packed, std::size_t k,
+                      std::size_t m, std::size_t, std::size_t j0, std::size_t cols, std::size_t ldout,
+                      bool accumulate) {
+    product(Plain{out, ldout, nullptr, accumulate}, InPlaceTransposed{a, lda}, Packed{b_packed + j0 * k, k}, m, k,
             cols);
 }
 

@@ -90,6 +90,8 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
     // Large blocks let each thread read less of the slab; at least two row blocks for dw.
     const std::size_t block_rows = m >= 512 ? 256 : m < 128 ? 32 : 64, block_cols = n >= 512 ? 384 : 192;
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
+    // Rows of a under 2 KB read in place well (two or more to a page); wider ones are copied out.
+    const bool a_in_place = m < 512;
     float* b_packed = scratch;
     float* a_blocks = scratch + kernels::packed_floats(kGradientSlab, n);  // block i0: slab rows x its width, at i0 * rows
     const auto& k = kernels::active();
@@ -102,7 +104,7 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
         [&](std::size_t round, std::size_t part) {
             const auto [r0, count] = slab(round);
             if (part == 0) return k.pack(b_packed, b + r0 * n, count, n, false);
-            if (row_blocks == 1) return;  // the slab of a is its one block as it stands
+            if (a_in_place) return;
             for (std::size_t p = 0; p < count; ++p)
                 for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
                     const std::size_t width = std::min(block_rows, m - i0);
@@ -112,9 +114,13 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
         [&](std::size_t round, std::size_t block) {
             const auto [r0, count] = slab(round);
             const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
-            const float* a_block = row_blocks == 1 ? a + r0 * m : a_blocks + i0 * count;
-            k.matmul_tn_packed(out + i0 * n + j0, a_block, b_packed, count, std::min(block_rows, m - i0), n, j0,
-                               std::min(block_cols, n - j0), n, round > 0);
+            const std::size_t width = std::min(block_rows, m - i0);
+            if (a_in_place)
+                k.matmul_tn_packed(out + i0 * n + j0, a + r0 * m + i0, m, b_packed, count, width, n, j0,
+                                   std::min(block_cols, n - j0), n, round > 0);
+            else
+                k.matmul_tn_packed(out + i0 * n + j0, a_blocks + i0 * count, width, b_packed, count, width, n, j0,
+                                   std::min(block_cols, n - j0), n, round > 0);
         });
 }
 

@@ -234,14 +234,14 @@ TEST_CASE("matmul_tn_packed matches the oracle and matmul_tn's bits, on any bloc
                     auto a = random_vector(rows * m, 21), b = random_vector(rows * n, 22);
                     const auto b_packed = packed(*t, b, rows, n);
                     std::vector<float> got(m * n), want(m * n), plain(m * n);
-                    t->matmul_tn_packed(got.data(), a.data(), b_packed.data(), rows, m, n, 0, n, n, false);
-                    k::reference().matmul_tn_packed(want.data(), a.data(), b.data(), rows, m, n, 0, n, n, false);
+                    t->matmul_tn_packed(got.data(), a.data(), m, b_packed.data(), rows, m, n, 0, n, n, false);
+                    k::reference().matmul_tn_packed(want.data(), a.data(), m, b.data(), rows, m, n, 0, n, n, false);
                     check_close(got, want);
                     t->matmul_tn(plain.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
                     CHECK(got == plain);  // the same FMAs in the same order as the unpacked form
                     if (n > 48) {  // columns from 48 on, added onto what is there
                         std::vector<float> block = got;
-                        t->matmul_tn_packed(block.data() + 48, a.data(), b_packed.data(), rows, m, n, 48, n - 48, n, true);
+                        t->matmul_tn_packed(block.data() + 48, a.data(), m, b_packed.data(), rows, m, n, 48, n - 48, n, true);
                         std::vector<float> doubled(m * n);
                         t->matmul_tn(doubled.data(), a.data(), b.data(), rows, m, n, m, n, n, false);
                         t->matmul_tn(doubled.data() + 48, a.data(), b.data() + 48, rows, m, n - 48, m, n, n, true);
