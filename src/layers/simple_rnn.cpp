@@ -90,8 +90,9 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
     // Large blocks let each thread read less of the slab; at least two row blocks for dw.
     const std::size_t block_rows = m >= 512 ? 256 : m < 128 ? 32 : 64, block_cols = n >= 512 ? 384 : 192;
     const std::size_t row_blocks = (m + block_rows - 1) / block_rows, col_blocks = (n + block_cols - 1) / block_cols;
-    // Rows of a under 2 KB read in place well (two or more to a page); wider ones are copied out.
-    const bool a_in_place = m < 512;
+    // Rows of a of at most 512 bytes read well in place (eight or more to a page); wider ones
+    // are copied out.
+    const bool a_in_place = m <= 128;
     float* b_packed = scratch;
     float* a_blocks = scratch + kernels::packed_floats(kGradientSlab, n);  // block i0: slab rows x its width, at i0 * rows
     const auto& k = kernels::active();

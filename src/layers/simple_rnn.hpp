@@ -62,7 +62,7 @@ void simple_rnn_backward(float* dx, float* dw, float* du, float* db, float* a, f
                          const float* w, const float* u, const RnnDims& dims, kernels::Act act);
 
 // out[m x n] = a^T b over `rows` rows (a rows x m, b rows x n), as the weight gradients are
-// made: a slab of kGradientSlab rows at a time, the slab of b packed and (for m >= 512) that
+// made: a slab of kGradientSlab rows at a time, the slab of b packed and (for m > 128) that
 // of a copied out in column blocks, both reading each row in one run (block by block, every
 // wide row would be a jump to another page), then fixed blocks of output, whatever the thread
 // count, go through it. scratch holds packed_floats(kGradientSlab, n) + kGradientSlab * m floats.
