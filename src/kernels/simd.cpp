@@ -207,7 +207,7 @@ struct RowMajor {
 // dimension apart, which for a power of two crowds them into a few L1 sets.
 class Transposed {
 public:
-    static constexpr std::size_t k_block = KC, max_rows = 256;  // max_rows: m per product
+    static constexpr std::size_t k_block = KC, max_rows = 64;  // max_rows: m per product
     Transposed(const float* a, std::size_t ld, std::size_t m) : a_(a), ld_(ld), m_(m) {}
     LeftBlock block(std::size_t k0, std::size_t kc) {
         for (std::size_t p = 0; p < kc; ++p)

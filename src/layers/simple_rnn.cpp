@@ -116,12 +116,9 @@ void weight_gradient(float* out, const float* a, const float* b, std::size_t row
             const auto [r0, count] = slab(round);
             const std::size_t i0 = block / col_blocks * block_rows, j0 = block % col_blocks * block_cols;
             const std::size_t width = std::min(block_rows, m - i0);
-            if (a_in_place)
-                k.matmul_tn_packed(out + i0 * n + j0, a + r0 * m + i0, m, b_packed, count, width, n, j0,
-                                   std::min(block_cols, n - j0), n, round > 0);
-            else
-                k.matmul_tn_packed(out + i0 * n + j0, a_blocks + i0 * count, width, b_packed, count, width, n, j0,
-                                   std::min(block_cols, n - j0), n, round > 0);
+            const float* a_block = a_in_place ? a + r0 * m + i0 : a_blocks + i0 * count;
+            k.matmul_tn_packed(out + i0 * n + j0, a_block, a_in_place ? m : width, b_packed, count, width, n, j0,
+                               std::min(block_cols, n - j0), n, round > 0);
         });
 }
 
