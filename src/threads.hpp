@@ -6,11 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <recur/threads.hpp>
+
 namespace recur::detail {
 
 // Below this many multiply-adds a parallel region costs more than it saves, above all when
 // the other cores are busy and a barrier waits for a time slice.
 inline constexpr double kMinParallelWork = 1 << 22;  // ~40 us of one core: less is not worth waking a thread
+// More threads than this is a mistake (a negative count converted, a typo), not a machine.
+inline constexpr std::size_t kMaxThreads = 1024;
 // Work of a float read and written by a copy or an elementwise update, in multiply-adds:
 // it comes from memory or the outer caches, not from registers.
 inline constexpr double kWorkPerFloatMoved = 8;
@@ -24,7 +28,8 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
         for (std::size_t begin = 0; begin < n; begin += piece) f(begin, std::min(piece, n - begin));
         return;
     }
-#pragma omp parallel for schedule(static)
+    const int threads = static_cast<int>(std::min<std::size_t>(num_threads(), static_cast<std::size_t>(pieces)));
+#pragma omp parallel for schedule(static) num_threads(threads)
     for (std::int64_t p = 0; p < pieces; ++p) {
         const std::size_t begin = static_cast<std::size_t>(p) * piece;
         f(begin, std::min(piece, n - begin));
@@ -45,7 +50,8 @@ void for_each_piece_in_rounds(std::size_t rounds, std::size_t setup_parts, std::
         return;
     }
     const auto parts = static_cast<std::int64_t>(setup_parts), count = static_cast<std::int64_t>(pieces);
-#pragma omp parallel
+    const int threads = static_cast<int>(num_threads());
+#pragma omp parallel num_threads(threads)
     for (std::size_t round = 0; round < rounds; ++round) {
 #pragma omp for schedule(static)
         for (std::int64_t part = 0; part < parts; ++part) setup(round, static_cast<std::size_t>(part));

@@ -17,7 +17,7 @@ struct TrainArgs {
     std::size_t batch_size = 32;
     float learning_rate = 0.001f;
     double val_split = 0.2;
-    std::string out;      // model; the scaler goes beside it, in out + ".json"
+    std::string out;      // the model, with its scaler in its metadata
     std::string history;  // epoch,loss,val_loss CSV
     std::string plot;     // SVG
     std::optional<std::uint64_t> seed;
@@ -28,6 +28,7 @@ struct PredictArgs {
     std::string csv;
     std::string column;
     std::string out;  // empty: print to stdout
+    bool any_column = false;  // predict another column than the model was trained on
 };
 
 void train(const TrainArgs& args);

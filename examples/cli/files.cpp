@@ -1,62 +1,94 @@
 #include "files.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
+#include <filesystem>
+#include <system_error>
 
-#include <nlohmann/json.hpp>
 #include <recur/error.hpp>
 
 namespace recur_cli {
 
-void write_atomically(const std::string& path, std::string_view text) {
-    const std::string temp = path + ".tmp" + std::to_string(::getpid());
-    const auto fail = [&](const char* what) {
-        const std::string reason = std::strerror(errno);
-        ::unlink(temp.c_str());
-        throw recur::Error("cannot " + std::string(what) + " '" + path + "': " + reason);
+namespace {
+
+namespace fs = std::filesystem;
+
+// The absolute path with ".", ".." and the symbolic links of its existing part resolved.
+fs::path resolved(const std::string& path) {
+    std::error_code ec;
+    fs::path r = fs::weakly_canonical(fs::absolute(path), ec);
+    return ec ? fs::absolute(path).lexically_normal() : r;
+}
+
+// The same file: one path resolved to the other, or (both existing) one inode.
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code ec;
+    if (resolved(a) == resolved(b)) return true;
+    return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+void check_output(const PathArg& out) {
+    std::error_code ec;
+    const fs::path file = resolved(out.path);
+    const fs::file_status status = fs::status(file, ec);
+    if (fs::exists(status) && !fs::is_regular_file(status))
+        throw recur::Error(out.flag + " '" + out.path + "' exists and is not a regular file; expected a file to write");
+    const fs::path dir = file.parent_path();
+    if (!fs::is_directory(dir, ec))
+        throw recur::Error(out.flag + " '" + out.path + "': the directory '" + dir.string() + "' does not exist");
+    if (::access(dir.c_str(), W_OK) != 0)
+        throw recur::Error(out.flag + " '" + out.path + "': the directory '" + dir.string() + "' is not writable");
+}
+
+// Keys of the model file's metadata.
+constexpr const char* kScaler = "scaler";
+constexpr const char* kDataMin = "scaler_data_min";
+constexpr const char* kDataMax = "scaler_data_max";
+constexpr const char* kColumn = "column";
+
+}  // namespace
+
+void check_paths(const std::vector<PathArg>& inputs, const std::vector<PathArg>& outputs) {
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+        const PathArg& out = outputs[i];
+        if (out.path.empty()) continue;
+        for (const PathArg& in : inputs)
+            if (!in.path.empty() && same_file(out.path, in.path))
+                throw recur::Error(out.flag + " '" + out.path + "' is the same file as " + in.flag + " '" + in.path +
+                                   "'; writing it would destroy the input");
+        for (std::size_t j = 0; j < i; ++j)
+            if (!outputs[j].path.empty() && same_file(out.path, outputs[j].path))
+                throw recur::Error(out.flag + " '" + out.path + "' is the same file as " + outputs[j].flag + " '" +
+                                   outputs[j].path + "'; give each output a file of its own");
+        check_output(out);
+    }
+}
+
+void store_scaler(recur::Sequential& model, const recur::MinMaxScaler& scaler, const std::string& column) {
+    auto& metadata = model.metadata();
+    metadata[kScaler] = "MinMaxScaler";
+    metadata[kDataMin] = format_float(scaler.data_min());
+    metadata[kDataMax] = format_float(scaler.data_max());
+    metadata[kColumn] = column;
+}
+
+std::pair<recur::MinMaxScaler, std::string> stored_scaler(const recur::Sequential& model, const std::string& path) {
+    const auto& metadata = model.metadata();
+    const auto number = [&](const char* key) {
+        const auto found = metadata.find(key);
+        float value = 0;
+        if (found != metadata.end()) {
+            const std::string& text = found->second;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec == std::errc() && end == text.data() + text.size()) return value;
+        }
+        throw recur::Error("'" + path + "' holds no scaler (metadata \"" + key +
+                           "\"); expected a model saved by 'recur train --out'");
     };
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail("create");
-    for (std::size_t done = 0; done < text.size();) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { ::close(fd); fail("write"); }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0) { ::close(fd); fail("write"); }
-    if (::close(fd) != 0) fail("write");
-    if (::rename(temp.c_str(), path.c_str()) != 0) fail("write");
-}
-
-std::string scaler_path(const std::string& model_path) { return model_path + ".json"; }
-
-void write_scaler(const std::string& model_path, const recur::MinMaxScaler& scaler, const std::string& column) {
-    // nlohmann writes floats in their shortest round-trip form, so predict gets the same scaler.
-    const nlohmann::json sidecar = {{"scaler", "MinMaxScaler"},
-                                    {"data_min", scaler.data_min()},
-                                    {"data_max", scaler.data_max()},
-                                    {"column", column}};
-    write_atomically(scaler_path(model_path), sidecar.dump(2) + "\n");
-}
-
-recur::MinMaxScaler read_scaler(const std::string& model_path) {
-    const std::string path = scaler_path(model_path);
-    std::ifstream in(path);
-    if (!in)
-        throw recur::Error("cannot open '" + path + "', the scaler that 'recur train --out' writes beside the model: " +
-                           std::strerror(errno));
-    try {
-        const nlohmann::json sidecar = nlohmann::json::parse(in);
-        if (sidecar.at("scaler") != "MinMaxScaler") throw recur::Error("expected scaler MinMaxScaler");
-        return recur::MinMaxScaler(sidecar.at("data_min").get<float>(), sidecar.at("data_max").get<float>());
-    } catch (const std::exception& e) {
-        throw recur::Error("'" + path + "' is not a scaler written by 'recur train --out': " + e.what());
-    }
+    if (!metadata.contains(kScaler) || metadata.at(kScaler) != "MinMaxScaler" || !metadata.contains(kColumn))
+        throw recur::Error("'" + path + "' holds no scaler; expected a model saved by 'recur train --out'");
+    return {recur::MinMaxScaler(number(kDataMin), number(kDataMax)), metadata.at(kColumn)};
 }
 
 std::string format_float(float value) {

@@ -1,21 +1,31 @@
 #pragma once
-// The files `recur` writes and reads beside its models.
+// What `recur` keeps beside a model, and the checks it makes on the paths it is given
+// before any work starts.
 #include <string>
-#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <recur/data.hpp>
+#include <recur/model.hpp>
 
 namespace recur_cli {
 
-// Writes through a temporary file beside `path`, flushed, then renamed over it: a reader
-// (or a run interrupted half-way) never sees half a file.
-void write_atomically(const std::string& path, std::string_view text);
+// A path given on the command line, with the flag that gave it (for messages).
+struct PathArg {
+    std::string flag, path;
+};
 
-// The scaler a model was trained with. Sequential::save has no room for caller metadata,
-// so it lives in a JSON sidecar, `<model>.json`.
-std::string scaler_path(const std::string& model_path);
-void write_scaler(const std::string& model_path, const recur::MinMaxScaler& scaler, const std::string& column);
-recur::MinMaxScaler read_scaler(const std::string& model_path);
+// Refuses, before anything is read or trained: an output that is the same file as an
+// input or as another output (after resolving ".", "..", symbolic and hard links), an
+// output whose directory is missing or not writable, and an output that exists but is not
+// a regular file. Empty paths are skipped.
+void check_paths(const std::vector<PathArg>& inputs, const std::vector<PathArg>& outputs);
+
+// The scaler a model was trained with, and the column it was fitted on, stored in the
+// model file's metadata: saved and loaded with the model, never out of step with it.
+void store_scaler(recur::Sequential& model, const recur::MinMaxScaler& scaler, const std::string& column);
+// The scaler and column stored by store_scaler; a model without them is a recur::Error.
+std::pair<recur::MinMaxScaler, std::string> stored_scaler(const recur::Sequential& model, const std::string& path);
 
 // A float in the fewest digits that read back as the same float.
 std::string format_float(float value);

@@ -1,4 +1,5 @@
 // recur: train, use and time SimpleRNN forecasters from the command line.
+#include <cmath>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -24,9 +25,24 @@ const CLI::Validator positive(
     [](std::string& text) {
         char* end = nullptr;
         const double value = std::strtod(text.c_str(), &end);
-        return end != text.c_str() && *end == '\0' && value > 0 ? std::string() : "expected a number > 0, got " + text;
+        return end != text.c_str() && *end == '\0' && value > 0 && std::isfinite(value)
+                   ? std::string()
+                   : "expected a finite number > 0, got " + text;
     },
     "POSITIVE");
+
+// Counts and seeds: digits only, since CLI11 would read "-1" into an unsigned option as 2^64 - 1
+// and "2.5" as 2.
+bool digits(const std::string& text) { return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos; }
+const CLI::Validator whole_number(
+    [](std::string& text) { return digits(text) ? std::string() : "expected a whole number >= 0, got " + text; },
+    "WHOLE");
+const CLI::Validator count(
+    [](std::string& text) {
+        return digits(text) && text.find_first_not_of('0') != std::string::npos ? std::string()
+                                                                                  : "expected a whole number > 0, got " + text;
+    },
+    "COUNT");
 
 }  // namespace
 
@@ -41,17 +57,18 @@ int main(int argc, char** argv) {
     CLI::App* train = app.add_subcommand("train", "Train SimpleRNN(units) + Dense(1) to predict a CSV column's next value");
     train->add_option("--csv", t.csv, "CSV file with a header row")->required();
     train->add_option("--column", t.column, "Column to forecast")->required();
-    train->add_option("--window", t.window, "Values per input window")->required()->check(positive);
-    train->add_option("--units", t.units, "SimpleRNN units")->capture_default_str()->check(positive);
-    train->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(positive);
-    train->add_option("--batch-size", t.batch_size, "Batch size")->capture_default_str()->check(positive);
+    train->add_option("--window", t.window, "Values per input window")->required()->check(count);
+    train->add_option("--units", t.units, "SimpleRNN units")->capture_default_str()->check(count);
+    train->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(count);
+    train->add_option("--batch-size", t.batch_size, "Batch size")->capture_default_str()->check(count);
     train->add_option("--lr", t.learning_rate, "Adam's learning rate")->capture_default_str()->check(positive);
     train->add_option("--val-split", t.val_split, "Fraction of the last windows held out for validation, in [0, 1)")
         ->capture_default_str();
-    train->add_option("--out", t.out, "Save the model here (safetensors) and its scaler in <out>.json");
+    train->add_option("--out", t.out, "Save the model and its scaler here (safetensors)");
     train->add_option("--history", t.history, "Write epoch,loss,val_loss as CSV here");
     train->add_option("--plot", t.plot, "Draw the loss curves and the predictions in this SVG file");
-    CLI::Option* seed_option = train->add_option("--seed", seed, "Seed for the weights and the shuffles");
+    CLI::Option* seed_option =
+        train->add_option("--seed", seed, "Seed for the weights and the shuffles")->check(whole_number);
 
     recur_cli::PredictArgs p;
     CLI::App* predict = app.add_subcommand("predict", "Predict each next value of a CSV column with a saved model");
@@ -59,6 +76,7 @@ int main(int argc, char** argv) {
     predict->add_option("--csv", p.csv, "CSV file with a header row")->required();
     predict->add_option("--column", p.column, "Column to read")->required();
     predict->add_option("--out", p.out, "Write row,actual,predicted CSV here instead of to stdout");
+    predict->add_flag("--any-column", p.any_column, "Predict a column other than the one the model was trained on");
 
     std::string model_path;
     CLI::App* summary = app.add_subcommand("summary", "Print a saved model's layers and parameter counts");

@@ -10,6 +10,7 @@
 namespace recur_cli {
 
 void predict(const PredictArgs& a) {
+    check_paths({{"--model", a.model}, {"--csv", a.csv}}, {{"--out", a.out}});
     const recur::Sequential model = recur::load_model(a.model);
     const recur::Shape in = model.input_shape(), out = model.output_shape();
     if (in.rank() != 2 || in[1] != 1 || out != recur::Shape{1})
@@ -17,7 +18,11 @@ void predict(const PredictArgs& a) {
                            "; expected a model of windows of one series, (None, T, 1), to one value, (None, 1), as "
                            "'recur train' makes");
     const std::size_t window = in[0];
-    const recur::MinMaxScaler scaler = read_scaler(a.model);
+    const auto [scaler, trained_column] = stored_scaler(model, a.model);
+    if (a.column != trained_column && !a.any_column)
+        throw recur::Error("'" + a.model + "' was trained on column '" + trained_column + "', and its scaler fits that "
+                           "column's values; predicting column '" + a.column + "' with it is likely wrong (pass "
+                           "--any-column to do it anyway)");
     const std::vector<float> series = recur::read_csv(a.csv).column(a.column);
     if (series.size() < window)
         throw recur::Error("the model reads windows of " + std::to_string(window) + " values; column '" + a.column +
@@ -43,7 +48,7 @@ void predict(const PredictArgs& a) {
     if (a.out.empty()) {
         std::cout << csv;
     } else {
-        write_atomically(a.out, csv);
+        recur::write_file(a.out, csv);
         std::cout << "wrote " << n << " predictions to " << a.out << " (the last one is the value after the series: "
                   << format_float(predicted.back()) << ")\n";
     }

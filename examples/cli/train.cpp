@@ -48,6 +48,8 @@ std::string history_csv(const recur::History& history) {
 void train(const TrainArgs& a) {
     if (!(a.val_split >= 0.0 && a.val_split < 1.0))
         throw recur::Error("--val-split must be in [0, 1), got " + str(a.val_split));
+    // Before anything runs: an output must never overwrite an input or another output.
+    check_paths({{"--csv", a.csv}}, {{"--out", a.out}, {"--history", a.history}, {"--plot", a.plot}});
     const std::vector<float> series = recur::read_csv(a.csv).column(a.column);
     const std::string source = "column '" + a.column + "' of '" + a.csv + "'";
     if (series.size() <= a.window)
@@ -83,6 +85,9 @@ void train(const TrainArgs& a) {
     recur::FitOptions options = recur::FitOptions().epochs(a.epochs).batch_size(a.batch_size).verbose(2);
     if (validating) options.validation_data(x_val, y_val);
     const recur::History history = model.fit(x_train, y_train, options);
+    if (history.terminated_on_nan)
+        throw recur::Error("training diverged (the loss or an update became NaN or Inf; see above), so nothing was "
+                           "saved; try a smaller --lr");
 
     // Scored in the column's own units, beside the persistence forecast (the window's last
     // value): a model that cannot beat it has learnt nothing useful.
@@ -97,12 +102,12 @@ void train(const TrainArgs& a) {
     std::printf("  model        %.6g\n  persistence  %.6g\n", model_rmse, persistence_rmse);
 
     if (!a.out.empty()) {
+        store_scaler(model, scaler, a.column);  // one file: the model and its scaler land together
         model.save(a.out);
-        write_scaler(a.out, scaler, a.column);
-        std::printf("saved the model to %s and its scaler to %s\n", a.out.c_str(), scaler_path(a.out).c_str());
+        std::printf("saved the model and its scaler to %s\n", a.out.c_str());
     }
     if (!a.history.empty()) {
-        write_atomically(a.history, history_csv(history));
+        recur::write_file(a.history, history_csv(history));
         std::printf("wrote the loss per epoch to %s\n", a.history.c_str());
     }
     if (!a.plot.empty()) {
@@ -124,7 +129,7 @@ void train(const TrainArgs& a) {
         forecast.lines = {actual, guess};
         const std::string title = "recur train: '" + a.column + "' from " + a.csv + ", window " + std::to_string(a.window) +
                                   ", SimpleRNN(" + std::to_string(a.units) + ")";
-        write_atomically(a.plot, svg_figure(title, {losses, forecast}));
+        recur::write_file(a.plot, svg_figure(title, {losses, forecast}));
         std::printf("drew the curves in %s\n", a.plot.c_str());
     }
 }

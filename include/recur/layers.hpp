@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,12 +53,14 @@ protected:
     Layer& operator=(const Layer&) = delete;
 
     void set_name(std::string name);
-    // Checks the rank against input_ranks() and the dimensions against zero.
-    void set_input_shape(Shape shape);
-    // Builds a layer called on its own: allocates and initialises its own weights.
-    void build_standalone(const Shape& input_shape);
-    // Runs a standalone forward pass on a batch; returns the output and (for recurrent
-    // layers) the final state.
+    // Checks the rank against input_ranks() and the dimensions against zero; `call` names
+    // the user's call in messages (e.g. "Dense::input_shape", "Sequential::fit").
+    void set_input_shape(Shape shape, const std::string& call);
+    // Option setters call this first: a built layer's options are fixed, since its weights
+    // and buffers were laid out for them.
+    void check_configurable(const char* option) const;
+    // Runs a forward pass of a layer called on its own (building it on first use, with
+    // weights of its own); returns the output and (for recurrent layers) the final state.
     std::vector<Tensor> call_standalone(const Tensor& x, bool with_state);
 
     struct WeightSpec {
@@ -75,15 +78,15 @@ private:
     virtual void check_input(const Tensor&, const char*) const {}
     virtual Shape compute_output_shape(const Shape& input) const = 0;
     virtual std::vector<WeightSpec> weight_specs(const Shape& input) const = 0;
-    virtual void initialize(float* weights) const = 0;
+    virtual void initialize(float* weights, std::mt19937_64& generator) const = 0;
     virtual std::size_t workspace_floats(std::size_t batch) const = 0;
     virtual void forward(detail::LayerPass& pass) const = 0;
     virtual void backward(detail::LayerPass& pass) const = 0;
 
     std::string name_;
     Shape input_shape_;
-    float* weights_ = nullptr;          // this layer's slice of a flat parameter buffer
-    std::shared_ptr<float[]> owned_;    // storage of a standalone layer
+    float* weights_ = nullptr;  // this layer's slice of a flat parameter buffer, or owned_
+    Tensor owned_;              // the weights of a layer called on its own
 };
 
 // Fully-connected recurrent layer: h_t = activation(x_t W + h_{t-1} U + b).
@@ -119,7 +122,7 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
-    void initialize(float* weights) const override;
+    void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
@@ -157,7 +160,7 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
-    void initialize(float* weights) const override;
+    void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
@@ -193,7 +196,7 @@ private:
     void check_input(const Tensor& ids, const char* call) const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
-    void initialize(float* weights) const override;
+    void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;

@@ -29,7 +29,7 @@ public:
         validation_data_ = std::make_pair(std::move(x), std::move(y));
         return *this;
     }
-    // 0: silent, 1: a progress bar per epoch, 2: one line per epoch.
+    // 0: silent, 1: a progress bar per epoch, 2: one line per epoch (fit refuses others).
     FitOptions& verbose(int level) { verbose_ = level; return *this; }
     // As Keras: train epochs initial_epoch + 1 .. epochs (to resume an interrupted run).
     FitOptions& initial_epoch(std::size_t n) { initial_epoch_ = n; return *this; }
@@ -62,15 +62,19 @@ struct History {
     std::vector<float> val_loss;
     // The compiled metrics by name, and "val_" + name for validation: metrics["accuracy"].
     std::map<std::string, std::vector<float>> metrics;
-    // fit stopped because the loss (or an update) became NaN or Inf; the model keeps the
-    // weights from before the failing batch (Keras's TerminateOnNaN).
+    // fit stopped because the loss, a gradient or an update became NaN or Inf; the model keeps
+    // the weights and optimizer state from before the failing batch (Keras's TerminateOnNaN).
     bool terminated_on_nan = false;
 };
 
 // A plain stack of layers, each feeding the next. Not copyable (a model owns its buffers);
-// movable. Thread safety: predict and evaluate on a built model may run from many threads
-// at once; fit, train_on_batch, compile, add and set_weights change the model and must not
-// run concurrently with anything else on it.
+// movable (a moved-from model throws a recur::Error on use). Each model draws its initial
+// weights and its shuffles from a generator of its own, seeded from manual_seed's when the
+// model is made, so models trained on several threads at once give the results they give
+// one after the other. Thread safety: predict, evaluate, save and stream on a built model may
+// run from many threads at once; add, compile, fit and train_on_batch change the model and
+// need it alone (a call that breaks this from another thread gets a recur::Error); a layer's
+// set_weights must not run while anything else runs on its model.
 class Sequential {
 public:
     Sequential();
@@ -104,9 +108,13 @@ public:
     float train_on_batch(const Tensor& x, const Tensor& y);
 
     // A .safetensors file with the weights (named like Keras's: "simple_rnn/kernel", ...) and,
-    // in its metadata, the architecture and compile settings. Written atomically.
+    // in its metadata, the architecture, the compile settings and metadata(). Written
+    // atomically: to a temporary file beside the target, then renamed over it. It replaces
+    // only a regular file (keeping its permissions) or creates a new one; a symbolic link
+    // is followed to the file it names. A loss or optimizer class of the caller's own, which
+    // load_model could not rebuild, is a recur::Error.
     void save(const std::string& path) const;
-    // save() plus the optimizer's state, the epochs done and recur's random generator.
+    // save() plus the optimizer's state, the epochs done and the model's random generator.
     void save_checkpoint(const std::string& path) const;
     // Epochs trained by fit so far (restored from a checkpoint by load_model).
     std::size_t epochs_done() const;
@@ -128,9 +136,16 @@ public:
     const Loss& loss() const;
     std::vector<std::string> metrics_names() const;  // "loss" first, as Keras lists them
 
+    // Strings the application keeps with the model (the scaler it was trained with, the
+    // column it reads, a version): saved in the model file and restored by load_model.
+    // Keys and values must be valid UTF-8.
+    std::map<std::string, std::string>& metadata();
+    const std::map<std::string, std::string>& metadata() const;
+
 private:
     friend Sequential load_model(const std::string& path);
     struct Impl;
+    Impl& impl(const char* call) const;  // throws when moved from
     std::unique_ptr<Impl> impl_;
 };
 

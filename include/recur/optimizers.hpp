@@ -7,6 +7,14 @@
 
 namespace recur {
 
+// What Optimizer::apply_gradients did. A step that meets a non-finite value changes nothing:
+// one bad batch must not poison the weights or the moments for every later one.
+enum class StepOutcome {
+    applied,
+    nonfinite_gradient,  // a gradient was NaN or Inf: nothing was updated
+    nonfinite_update,    // the update made a weight or the state NaN or Inf: undone
+};
+
 // An optimizer updates one flat parameter array from one flat gradient array; its state
 // (momenta, moments) is flat too, so a step is one loop. Variables are the Keras weights
 // laid end to end; their sizes matter only for per-variable clipnorm.
@@ -22,15 +30,18 @@ public:
     float clipvalue() const { return clipvalue_; }
     std::size_t iterations() const { return iterations_; }
 
-    // Clips the gradients as configured, then updates the parameters in place.
-    void apply_gradients(std::span<float> params, std::span<float> grads,
-                         std::span<const std::size_t> variable_sizes);
+    // Clips the gradients as configured, then updates the parameters in place. Unless it
+    // returns applied, the parameters, the state and the step count are as they were.
+    StepOutcome apply_gradients(std::span<float> params, std::span<float> grads,
+                                std::span<const std::size_t> variable_sizes);
     // Forgets all state (momenta, moments, the step count).
     void reset();
     // The flat state (empty before the first step) and the step count, to save a
-    // checkpoint and to restore one.
+    // checkpoint and to restore one. A state of the wrong size for `params` parameters
+    // (state_floats(params), or empty) is a recur::Error.
     std::span<const float> state() const { return state_; }
-    void set_state(std::span<const float> state, std::size_t iterations);
+    std::size_t state_floats(std::size_t params) const { return state_per_param() * params; }
+    void set_state(std::span<const float> state, std::size_t iterations, std::size_t params);
 
 protected:
     explicit Optimizer(float learning_rate) : learning_rate_(learning_rate) {}
@@ -53,6 +64,7 @@ private:
     float clipvalue_ = 0.0f;        // 0: off
     std::size_t iterations_ = 0;
     std::vector<float> state_;
+    std::vector<float> saved_params_, saved_state_;  // before the step in progress, to undo it
 };
 
 // Chained setters that return the concrete optimizer: Adam().learning_rate(0.01f).clipnorm(1).

@@ -26,7 +26,8 @@ public:
     Shape(I... dims) : dims_{checked(dims)...}, rank_(sizeof...(I)) {}
 
     std::size_t rank() const { return rank_; }
-    std::size_t elements() const;  // product of the dimensions (1 for rank 0)
+    // The product of the dimensions (1 for rank 0); a recur::Error when it overflows.
+    std::size_t elements() const;
     std::size_t operator[](std::size_t axis) const;
     std::size_t back() const { return (*this)[rank_ - 1]; }
     std::vector<std::size_t> dims() const { return {begin(), end()}; }
@@ -63,7 +64,7 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape);
 // a model's output buffer). Cheap to copy; valid as long as its owner is.
 class TensorView {
 public:
-    TensorView() = default;
+    TensorView() = default;  // empty: shape (0,)
     TensorView(const float* data, Shape shape) : data_(data), shape_(std::move(shape)) {}
 
     const Shape& shape() const { return shape_; }
@@ -84,7 +85,7 @@ public:
 
 private:
     const float* data_ = nullptr;
-    Shape shape_;
+    Shape shape_{std::size_t{0}};
 };
 
 // Prints like NumPy: nested brackets, aligned columns, `0.` for whole numbers.
@@ -94,14 +95,16 @@ std::ostream& operator<<(std::ostream& os, const TensorView& view);
 class Tensor {
 public:
     Tensor() = default;            // empty: shape (0,)
-    explicit Tensor(Shape shape);  // zero-filled
+    // Zero-filled. A shape too large to allocate is a recur::Error naming its size.
+    explicit Tensor(Shape shape);
     // Tensor({10, 5, 1}): zero-filled, with the shape written out.
     explicit Tensor(std::initializer_list<std::size_t> shape) : Tensor(Shape(std::vector<std::size_t>(shape))) {}
     Tensor(Shape shape, std::vector<float> values);
     Tensor(const Tensor& other);
-    Tensor(Tensor&&) noexcept = default;
+    // A moved-from tensor is empty, shape (0,).
+    Tensor(Tensor&& other) noexcept;
     Tensor& operator=(const Tensor& other);
-    Tensor& operator=(Tensor&&) noexcept = default;
+    Tensor& operator=(Tensor&& other) noexcept;
     ~Tensor() = default;
 
     const Shape& shape() const { return shape_; }

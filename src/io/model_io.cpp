@@ -1,21 +1,28 @@
 // Model files: safetensors with the weights named as Keras names them ("simple_rnn/kernel")
 // and, in the metadata, the architecture and compile settings as JSON text. A checkpoint adds
-// the optimizer's flat state, the epochs done and the random generator's state.
+// the optimizer's flat state, the epochs done and the model's random generator.
 #include <recur/io.hpp>
 
+#include <charconv>
+#include <optional>
 #include <sstream>
+#include <typeinfo>
 
 #include <nlohmann/json.hpp>
 
+#include "errors.hpp"
 #include "io/safetensors.hpp"
+#include "layers/config.hpp"
 #include "model/sequential_impl.hpp"
-#include "random.hpp"
+#include "tensor/sizes.hpp"
+#include "text.hpp"
 
 namespace recur {
 
 namespace {
 
 using nlohmann::json;
+using detail::ConfigReader;
 constexpr int kFormatVersion = 1;
 
 json layer_config(const Layer& layer) {
@@ -34,10 +41,26 @@ json layer_config(const Layer& layer) {
                 {"input_dim", embedding->input_dim()},
                 {"output_dim", embedding->output_dim()},
                 {"input_shape", embedding->input_shape().dims()}};
-    throw Error(std::string("Sequential::save: layer type ") + layer.type_name() + " cannot be saved");
+    throw Error(std::string("layer type ") + layer.type_name() + " cannot be saved");
+}
+
+// A loss or optimizer is recorded by its name (and settings), so the class must be the one
+// that name makes again: a subclass of the caller's own would come back as another class.
+template <class T, class Make>
+void check_recordable(const T& object, Make make, const char* what) {
+    std::unique_ptr<T> remade;
+    try {
+        remade = make(object.name());
+    } catch (const Error&) {
+    }
+    if (!remade || typeid(*remade) != typeid(object))
+        throw Error(std::string("the ") + what + " is a class of its own (" + typeid(object).name() + ", named \"" +
+                    object.name() + "\"), which a model file cannot record; compile with one of recur's " + what +
+                    "es to save");
 }
 
 json optimizer_config(const Optimizer& opt) {
+    check_recordable(opt, [](std::string_view name) { return make_optimizer(name); }, "optimizer");
     json config{{"name", opt.name()},
                 {"learning_rate", opt.learning_rate()},
                 {"clipnorm", opt.clipnorm()},
@@ -58,6 +81,7 @@ json optimizer_config(const Optimizer& opt) {
 }
 
 json loss_config(const Loss& loss) {
+    check_recordable(loss, [](std::string_view name) { return make_loss(name); }, "loss");
     json config{{"name", loss.name()}};
     if (const auto* huber = dynamic_cast<const Huber*>(&loss)) config["delta"] = huber->delta();
     if (const auto* sparse = dynamic_cast<const SparseCategoricalCrossentropy*>(&loss)) config["from_logits"] = sparse->from_logits();
@@ -74,83 +98,103 @@ std::map<std::string, std::string> model_metadata(const Sequential& model) {
         {"format", "recur"},
         {"format_version", std::to_string(kFormatVersion)},
         {"architecture", json{{"name", model.name()}, {"layers", layers}}.dump()}};
-    if (model.compiled())
-    {
+    if (model.compiled()) {
         const auto names = model.metrics_names();  // "loss" first
         metadata["compile"] = json{{"optimizer", optimizer_config(model.optimizer())},
                                    {"loss", loss_config(model.loss())},
                                    {"metrics", std::vector<std::string>(names.begin() + 1, names.end())}}
                                   .dump();
     }
+    for (const auto& [key, value] : model.metadata())
+        if (!detail::valid_utf8(key) || !detail::valid_utf8(value))
+            throw Error("metadata \"" + detail::printable(key) + "\" is not valid UTF-8 text; a model file stores text only");
+    if (!model.metadata().empty()) metadata["user_metadata"] = json(model.metadata()).dump();
     return metadata;
 }
 
 // The settings every optimizer shares; a clipping of 0 means off and is left unset.
 template <class Concrete>
-std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const json& c) {
-    optimizer.learning_rate(c.at("learning_rate"));
-    if (const float v = c.value("clipnorm", 0.0f); v != 0.0f) optimizer.clipnorm(v);
-    if (const float v = c.value("global_clipnorm", 0.0f); v != 0.0f) optimizer.global_clipnorm(v);
-    if (const float v = c.value("clipvalue", 0.0f); v != 0.0f) optimizer.clipvalue(v);
+std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const ConfigReader& c) {
+    optimizer.learning_rate(c.number("learning_rate"));
+    if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
+    if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
+    if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
     return optimizer.clone();
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const json& c) {
-    const std::string name = c.at("name");
-    if (name == "SGD") return with_common_settings(SGD().momentum(c.at("momentum")).nesterov(c.at("nesterov")), c);
+std::unique_ptr<Optimizer> make_optimizer(const json& config) {
+    const ConfigReader c(config, "the optimizer");
+    const std::string name = c.string("name");
+    if (name == "SGD") return with_common_settings(SGD().momentum(c.number("momentum")).nesterov(c.boolean("nesterov")), c);
     if (name == "Adam")
-        return with_common_settings(Adam().beta_1(c.at("beta_1")).beta_2(c.at("beta_2")).epsilon(c.at("epsilon")), c);
-    if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.at("rho")).epsilon(c.at("epsilon")), c);
-    throw Error("unknown optimizer \"" + name + "\"");
+        return with_common_settings(
+            Adam().beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon")), c);
+    if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.number("rho")).epsilon(c.number("epsilon")), c);
+    throw Error("the optimizer: expected \"SGD\", \"Adam\" or \"RMSprop\", got \"" + detail::printable(name) + "\"");
 }
 
-std::unique_ptr<Loss> make_loss(const json& c) {
-    std::unique_ptr<Loss> loss = recur::make_loss(c.at("name").get<std::string>());
-    if (auto* huber = dynamic_cast<Huber*>(loss.get()); huber && c.contains("delta")) huber->delta(c["delta"]);
-    const bool logits = c.value("from_logits", false);
-    if (auto* sparse = dynamic_cast<SparseCategoricalCrossentropy*>(loss.get())) sparse->from_logits(logits);
-    if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get())) categorical->from_logits(logits);
-    if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(logits);
+std::unique_ptr<Loss> make_loss(const json& config) {
+    const ConfigReader c(config, "the loss");
+    std::unique_ptr<Loss> loss = recur::make_loss(c.string("name"));
+    if (auto* huber = dynamic_cast<Huber*>(loss.get())) huber->delta(c.number("delta"));
+    if (auto* sparse = dynamic_cast<SparseCategoricalCrossentropy*>(loss.get())) sparse->from_logits(c.boolean("from_logits"));
+    if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get()))
+        categorical->from_logits(c.boolean("from_logits"));
+    if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(c.boolean("from_logits"));
     return loss;
 }
 
-std::unique_ptr<Layer> make_layer(const json& c) {
-    const std::string type = c.at("type");
-    const std::vector<std::size_t> input = c.at("input_shape");
+// A layer from its saved config. Every layer of a saved model records its input shape, so
+// that its weight count is known here, before anything is allocated for it.
+std::unique_ptr<Layer> make_layer(const json& config, std::size_t index) {
+    const ConfigReader c(config, "layer " + std::to_string(index));
+    const std::string type = c.string("type");
+    const Shape input = c.shape("input_shape");
+    if (input.rank() == 0) throw Error("layer " + std::to_string(index) + ": expected a non-empty \"input_shape\"");
+    const std::size_t max = detail::kMaxDimension;
     if (type == "SimpleRNN") {
-        SimpleRNN rnn(c.at("units").get<std::size_t>());
-        rnn.name(c.at("name")).activation(c.at("activation").get<std::string>()).use_bias(c.at("use_bias"));
-        rnn.return_sequences(c.at("return_sequences")).go_backwards(c.at("go_backwards"));
-        if (!input.empty()) rnn.input_shape(Shape(input));
+        SimpleRNN rnn(c.count("units", 1, max));
+        rnn.name(c.string("name")).activation(c.string("activation")).use_bias(c.boolean("use_bias"));
+        rnn.return_sequences(c.boolean("return_sequences")).go_backwards(c.boolean("go_backwards"));
+        rnn.input_shape(input);
         return rnn.clone();
     }
     if (type == "Dense") {
-        Dense dense(c.at("units").get<std::size_t>());
-        dense.name(c.at("name")).activation(c.at("activation").get<std::string>()).use_bias(c.at("use_bias"));
-        if (!input.empty()) dense.input_shape(Shape(input));
+        Dense dense(c.count("units", 1, max));
+        dense.name(c.string("name")).activation(c.string("activation")).use_bias(c.boolean("use_bias"));
+        dense.input_shape(input);
         return dense.clone();
     }
     if (type == "Embedding") {
-        Embedding embedding(c.at("input_dim").get<std::size_t>(), c.at("output_dim").get<std::size_t>());
-        embedding.name(c.at("name"));
-        if (!input.empty()) embedding.input_shape(Shape(input));
+        Embedding embedding(c.count("input_dim", 1, max), c.count("output_dim", 1, max));
+        embedding.name(c.string("name"));
+        embedding.input_shape(input);
         return embedding.clone();
     }
-    throw Error("unknown layer type \"" + type + "\"");
+    throw Error("layer " + std::to_string(index) + ": expected \"type\" SimpleRNN, Dense or Embedding, got \"" +
+                detail::printable(type) + "\"");
 }
 
-// The number of weights a saved layer config asks for (as a double: no overflow).
-double weight_count(const json& c) {
-    const std::string type = c.at("type");
-    const std::vector<std::size_t> input = c.at("input_shape");
-    if (type == "Embedding") return c.at("input_dim").get<double>() * c.at("output_dim").get<double>();
-    const double units = c.at("units").get<double>(), bias = c.at("use_bias").get<bool>() ? units : 0.0;
-    const double in = input.empty() ? 0.0 : static_cast<double>(input.back());
-    return type == "SimpleRNN" ? in * units + units * units + bias : in * units + bias;
+// A counter of the checkpoint's metadata: decimal digits only (std::stoull would take "-1").
+std::size_t counter(const std::map<std::string, std::string>& metadata, const std::string& key) {
+    const auto found = metadata.find(key);
+    std::size_t value = 0;
+    if (found == metadata.end()) throw Error("expected a checkpoint counter \"" + key + "\", found none");
+    const std::string& text = found->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+        throw Error("expected the checkpoint counter \"" + key + "\" to be a whole number, got \"" +
+                    detail::printable(text) + "\"");
+    return value;
 }
 
-void write_model(const Sequential& model, const std::string& path, bool checkpoint) {
-    if (!model.built()) throw Error("Sequential::save: the model has no input shape yet, so it has no weights to save");
+// A model file; a checkpoint when `generator` (the model's generator's state) is given.
+void write_model(const Sequential& model, const std::string& path, const std::optional<std::string>& generator,
+                 const std::string& call) {
+    const bool checkpoint = generator.has_value();
+    if (!model.built()) throw Error(call + ": the model has no input shape yet, so it has no weights to save");
+    if (checkpoint && !model.compiled())
+        throw Error(call + ": a checkpoint holds the optimizer's state, so the model must be compiled first");
     std::vector<Tensor> weights;  // owned here, written in Keras order
     std::vector<std::pair<std::string, const Tensor*>> tensors;
     for (const auto& layer : model.layers()) {
@@ -161,93 +205,152 @@ void write_model(const Sequential& model, const std::string& path, bool checkpoi
             tensors.emplace_back(layer->name() + "/" + names[i], nullptr);
         }
     }
-    auto metadata = model_metadata(model);
+    std::map<std::string, std::string> metadata;
+    try {
+        metadata = model_metadata(model);
+    } catch (const Error& e) {
+        throw Error(call + ": " + e.what());
+    }
     Tensor optimizer_state;
     if (checkpoint) {
-        const Optimizer& optimizer = model.optimizer();  // throws unless compiled
+        const Optimizer& optimizer = model.optimizer();
         const auto state = optimizer.state();
         optimizer_state = Tensor(Shape{state.size()}, std::vector<float>(state.begin(), state.end()));
         tensors.emplace_back("optimizer/state", &optimizer_state);
-        std::ostringstream generator;
-        generator << detail::generator();
         metadata["epochs_done"] = std::to_string(model.epochs_done());
         metadata["optimizer_iterations"] = std::to_string(optimizer.iterations());
-        metadata["generator"] = generator.str();
+        metadata["generator"] = *generator;
     }
     for (std::size_t i = 0; i < weights.size(); ++i) tensors[i].second = &weights[i];
-    detail::write_safetensors(path, tensors, metadata);
+    detail::write_safetensors(path, tensors, metadata, call);
 }
 
 }  // namespace
 
-void Sequential::save(const std::string& path) const { write_model(*this, path, false); }
-void Sequential::save_checkpoint(const std::string& path) const { write_model(*this, path, true); }
+void Sequential::save(const std::string& path) const {
+    const std::string call = "Sequential::save";
+    const Impl& m = impl("Sequential::save");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, call);
+    detail::api_call(call, [&] { write_model(*this, path, std::nullopt, call); });
+}
+
+void Sequential::save_checkpoint(const std::string& path) const {
+    const std::string call = "Sequential::save_checkpoint";
+    const Impl& m = impl("Sequential::save_checkpoint");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, call);
+    detail::api_call(call, [&] {
+        std::ostringstream generator;  // the model's own, so that shuffles resume where they were
+        generator << m.generator;
+        write_model(*this, path, generator.str(), call);
+    });
+}
 
 Sequential load_model(const std::string& path) {
-    const detail::Safetensors file = detail::read_safetensors(path);
-    auto fail = [&](const std::string& what) -> Error { return Error("load_model: '" + path + "': " + what); };
-    const auto& meta = file.metadata;
-    if (!meta.contains("format") || meta.at("format") != "recur" || !meta.contains("architecture"))
-        throw fail("expected a recur model (metadata \"format\": \"recur\" and an architecture), found none");
-    json architecture, compile;
-    double needed = 0.0;
-    try {
-        architecture = json::parse(meta.at("architecture"));
-        if (meta.contains("compile")) compile = json::parse(meta.at("compile"));
-        for (const auto& layer : architecture.at("layers")) needed += weight_count(layer);
-    } catch (const json::exception& e) {
-        throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());
-    }
-    // Building allocates the weights: check first that the file holds that many floats, so
-    // that a hostile architecture cannot make us allocate more than the file's size.
-    double held = 0.0;
-    for (const auto& [name, tensor] : file.tensors) held += static_cast<double>(tensor.size());
-    if (needed > held)
-        throw fail("the architecture needs " + std::to_string(static_cast<unsigned long long>(needed)) +
-                   " weights but the file holds " + std::to_string(static_cast<unsigned long long>(held)));
-    Sequential model;
-    try {
-        model = Sequential(architecture.at("name").get<std::string>());
-        for (const auto& layer : architecture.at("layers")) model.add(*make_layer(layer));
-        if (!compile.is_null())
-            model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")),
-                          compile.value("metrics", std::vector<std::string>{}));
-    } catch (const json::exception& e) {
-        throw fail(std::string("the architecture in the metadata is malformed: ") + e.what());
-    } catch (const Error& e) {
-        throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());
-    }
-    if (!model.built()) throw fail("the architecture has no input shape");
-    for (const auto& layer : model.layers()) {
-        std::vector<Tensor> weights;
-        for (const std::string& name : layer->weight_names()) {
-            try {
-                weights.push_back(file.at(layer->name() + "/" + name));
-            } catch (const Error&) {
-                throw fail("expected a tensor named '" + layer->name() + "/" + name + "', found none");
-            }
-        }
+    const std::string call = "load_model";
+    return detail::api_call(call, [&] {
+        const detail::Safetensors file = detail::read_safetensors(path, call);
+        auto fail = [&](const std::string& what) { return Error(call + ": '" + path + "': " + what); };
+        const auto& meta = file.metadata;
+        if (!meta.contains("format") || meta.at("format") != "recur" || !meta.contains("architecture"))
+            throw fail("expected a recur model (metadata \"format\": \"recur\" and an architecture), found none");
+
+        // The architecture, layer by layer, with every number checked; no weights yet.
+        std::string model_name;
+        std::vector<std::unique_ptr<Layer>> layers;
+        json compile;
+        std::map<std::string, std::string> user_metadata;
         try {
-            layer->set_weights(weights);
+            const json architecture = json::parse(meta.at("architecture"));
+            const ConfigReader a(architecture, "the architecture");
+            model_name = a.string("name");
+            const json& list = architecture.at("layers");
+            if (!list.is_array() || list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
+            for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(make_layer(list[i], i));
+            if (meta.contains("compile")) compile = json::parse(meta.at("compile"));
+            if (meta.contains("user_metadata")) {
+                const json stored = json::parse(meta.at("user_metadata"));
+                if (!stored.is_object()) throw Error("the user metadata: expected an object of strings");
+                for (const auto& [key, value] : stored.items()) {
+                    if (!value.is_string()) throw Error("the user metadata: expected \"" + key + "\" to be a string");
+                    user_metadata[key] = value.get<std::string>();
+                }
+            }
+        } catch (const json::exception& e) {
+            throw fail(std::string("the metadata is malformed: ") + e.what());
         } catch (const Error& e) {
             throw fail(e.what());
         }
-    }
-    if (meta.contains("epochs_done")) {
-        Sequential::Impl& m = *model.impl_;
-        if (!m.optimizer) throw fail("a checkpoint must hold compile settings");
+
+        // Building allocates the weights: check first that the file holds that many floats,
+        // so that a hostile architecture cannot make us allocate more than the file's size.
+        std::size_t needed = 0, held = 0;
         try {
-            const Tensor& state = file.at("optimizer/state");
-            m.optimizer->set_state({state.data(), state.size()}, std::stoull(meta.at("optimizer_iterations")));
-            m.epochs_done = std::stoull(meta.at("epochs_done"));
-            std::istringstream generator(meta.at("generator"));
-            generator >> detail::generator();
-            if (!generator) throw fail("the generator state is malformed");
-        } catch (const std::logic_error&) {
-            throw fail("the checkpoint's optimizer state or counters are malformed");
+            for (const auto& layer : layers) needed = detail::add(needed, layer->count_params());
+        } catch (const Error& e) {
+            throw fail(e.what());
         }
-    }
-    return model;
+        for (const auto& [name, tensor] : file.tensors) held = detail::add(held, tensor.size());
+        if (needed > held)
+            throw fail("the architecture needs " + std::to_string(needed) + " weights but the file holds " +
+                       std::to_string(held));
+
+        Sequential model;
+        try {
+            model = Sequential(model_name);
+            for (const auto& layer : layers) model.add(*layer);
+            if (!compile.is_null()) {
+                const ConfigReader c(compile, "the compile settings");
+                if (!compile.contains("metrics") || !compile["metrics"].is_array())
+                    throw Error("the compile settings: expected a list of \"metrics\"");
+                std::vector<std::string> metrics;
+                for (const auto& metric : compile["metrics"]) {
+                    if (!metric.is_string()) throw Error("the compile settings: expected metric names as strings");
+                    metrics.push_back(metric.get<std::string>());
+                }
+                model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")), metrics);
+            }
+        } catch (const json::exception& e) {
+            throw fail(std::string("the metadata is malformed: ") + e.what());
+        } catch (const Error& e) {
+            throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());
+        }
+        for (const auto& layer : model.layers()) {
+            std::vector<Tensor> weights;
+            for (const std::string& name : layer->weight_names()) {
+                try {
+                    weights.push_back(file.at(layer->name() + "/" + name));
+                } catch (const Error&) {
+                    throw fail("expected a tensor named '" + layer->name() + "/" + name + "', found none");
+                }
+            }
+            try {
+                layer->set_weights(weights);
+            } catch (const Error& e) {
+                throw fail(e.what());
+            }
+        }
+        model.metadata() = std::move(user_metadata);
+        if (meta.contains("epochs_done")) {
+            Sequential::Impl& m = model.impl("load_model");
+            if (!m.optimizer) throw fail("a checkpoint must hold compile settings");
+            try {
+                const auto found = std::find_if(file.tensors.begin(), file.tensors.end(),
+                                                [](const auto& t) { return t.first == "optimizer/state"; });
+                if (found == file.tensors.end()) throw Error("expected a tensor named 'optimizer/state', found none");
+                const Tensor& state = found->second;
+                m.optimizer->set_state({state.data(), state.size()}, counter(meta, "optimizer_iterations"),
+                                       m.params.size());
+                m.epochs_done = counter(meta, "epochs_done");
+                if (!meta.contains("generator")) throw Error("expected the generator's state, found none");
+                std::istringstream generator(meta.at("generator"));
+                generator >> m.generator;
+                if (!generator) throw Error("the generator's state is malformed");
+            } catch (const Error& e) {
+                throw fail(std::string("the checkpoint is malformed: ") + e.what());
+            }
+        }
+        return model;
+    });
 }
 
 }  // namespace recur

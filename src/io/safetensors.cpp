@@ -1,8 +1,5 @@
 #include "io/safetensors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdint>
 #include <algorithm>
@@ -13,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/files.hpp"
+
 namespace recur::detail {
 
 namespace {
@@ -20,9 +19,6 @@ namespace {
 static_assert(std::numeric_limits<float>::is_iec559 && std::endian::native == std::endian::little,
               "tensors are stored as little-endian IEEE 754 float32, copied as they are in memory");
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-    throw Error("safetensors '" + path + "': " + what);
-}
 
 std::uint64_t read_le64(const unsigned char* p) {
     std::uint64_t v = 0;
@@ -35,32 +31,34 @@ std::uint64_t read_le64(const unsigned char* p) {
 const Tensor& Safetensors::at(const std::string& name) const {
     for (const auto& [key, tensor] : tensors)
         if (key == name) return tensor;
-    throw Error("safetensors '" + path + "': expected a tensor named '" + name + "', found none");
+    throw Error("'" + path + "': expected a tensor named '" + name + "', found none");
 }
 
-Safetensors read_safetensors(const std::string& path) {
+Safetensors read_safetensors(const std::string& path, const std::string& call) {
+    const auto fail = [&](const std::string& what) { throw Error(call + ": '" + path + "': " + what); };
+    check_readable_file(path, call, "a safetensors file");
     std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) fail(path, "cannot open the file: " + std::string(std::strerror(errno)));
+    if (!in) fail("cannot open the file: " + std::string(std::strerror(errno)));
     const std::uint64_t file_size = static_cast<std::uint64_t>(in.tellg());
     in.seekg(0);
     unsigned char size_bytes[8];
     if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_bytes), 8))
-        fail(path, "expected at least 8 bytes (the header length), the file has " + std::to_string(file_size));
+        fail("expected at least 8 bytes (the header length), the file has " + std::to_string(file_size));
     const std::uint64_t header_size = read_le64(size_bytes);
     if (header_size > file_size - 8)
-        fail(path, "the header claims " + std::to_string(header_size) + " bytes but only " +
+        fail("the header claims " + std::to_string(header_size) + " bytes but only " +
                        std::to_string(file_size - 8) + " follow");
     std::string header(header_size, '\0');
-    if (!in.read(header.data(), static_cast<std::streamsize>(header_size))) fail(path, "cannot read the header");
+    if (!in.read(header.data(), static_cast<std::streamsize>(header_size))) fail("cannot read the header");
     const std::uint64_t data_size = file_size - 8 - header_size;
 
     nlohmann::json json;
     try {
         json = nlohmann::json::parse(header);
     } catch (const nlohmann::json::exception& e) {
-        fail(path, std::string("the header is not valid JSON: ") + e.what());
+        fail(std::string("the header is not valid JSON: ") + e.what());
     }
-    if (!json.is_object()) fail(path, "the header must be a JSON object");
+    if (!json.is_object()) fail("the header must be a JSON object");
 
     Safetensors file;
     file.path = path;
@@ -72,37 +70,40 @@ Safetensors read_safetensors(const std::string& path) {
     std::vector<Entry> entries;
     for (const auto& [name, info] : json.items()) {
         if (name == "__metadata__") {
-            if (!info.is_object()) fail(path, "__metadata__ must be an object of strings");
+            if (!info.is_object()) fail("__metadata__ must be an object of strings");
             for (const auto& [key, value] : info.items()) {
-                if (!value.is_string()) fail(path, "__metadata__ '" + key + "' must be a string");
+                if (!value.is_string()) fail("__metadata__ '" + key + "' must be a string");
                 file.metadata[key] = value.get<std::string>();
             }
             continue;
         }
         if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
-            fail(path, "tensor '" + name + "' needs dtype, shape and data_offsets");
+            fail("tensor '" + name + "' needs dtype, shape and data_offsets");
         if (info["dtype"] != "F32")
-            fail(path, "tensor '" + name + "' has dtype " + info["dtype"].dump() + ", expected \"F32\"");
+            fail("tensor '" + name + "' has dtype " + info["dtype"].dump() + ", expected \"F32\"");
         const auto& offsets = info["data_offsets"];
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
-            fail(path, "tensor '" + name + "' needs data_offsets [begin, end] of non-negative integers");
+            fail("tensor '" + name + "' needs data_offsets [begin, end] of non-negative integers");
         const std::uint64_t begin = offsets[0], end = offsets[1];
         if (begin > end || end > data_size)
-            fail(path, "tensor '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+            fail("tensor '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                            "] outside the " + std::to_string(data_size) + " data bytes");
         std::vector<std::size_t> dims;
         std::uint64_t elements = 1;
-        if (!info["shape"].is_array()) fail(path, "tensor '" + name + "' needs a shape array");
+        if (!info["shape"].is_array()) fail("tensor '" + name + "' needs a shape array");
+        if (info["shape"].size() > Shape::kMaxRank)
+            fail("tensor '" + name + "' has " + std::to_string(info["shape"].size()) + " dimensions, at most " +
+                 std::to_string(Shape::kMaxRank) + " are supported");
         for (const auto& d : info["shape"]) {
-            if (!d.is_number_unsigned()) fail(path, "tensor '" + name + "' has a dimension that is not a non-negative integer");
+            if (!d.is_number_unsigned()) fail("tensor '" + name + "' has a dimension that is not a non-negative integer");
             const std::uint64_t dim = d;
             if (dim != 0 && elements > (data_size / 4) / dim)
-                fail(path, "tensor '" + name + "' has a shape larger than the file");
+                fail("tensor '" + name + "' has a shape larger than the file");
             elements *= dim;
             dims.push_back(static_cast<std::size_t>(dim));
         }
         if (elements * 4 != end - begin)
-            fail(path, "tensor '" + name + "' of shape " + Shape(dims).str() + " needs " + std::to_string(elements * 4) +
+            fail("tensor '" + name + "' of shape " + Shape(dims).str() + " needs " + std::to_string(elements * 4) +
                            " bytes, its data_offsets give " + std::to_string(end - begin));
         entries.push_back({name, Shape(std::move(dims)), begin, end});
     }
@@ -112,14 +113,14 @@ Safetensors read_safetensors(const std::string& path) {
         Tensor t(e.shape);
         in.seekg(static_cast<std::streamoff>(data_start + e.begin));
         if (!in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin)))
-            fail(path, "cannot read the data of tensor '" + e.name + "'");
+            fail("cannot read the data of tensor '" + e.name + "'");
         file.tensors.emplace_back(e.name, std::move(t));
     }
     return file;
 }
 
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, const std::string& call) {
     nlohmann::ordered_json header;
     if (!metadata.empty()) header["__metadata__"] = metadata;
     std::uint64_t offset = 0;
@@ -130,33 +131,16 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
     }
     std::string text = header.dump();
     text.append((8 - (8 + text.size()) % 8) % 8, ' ');  // the data starts 8-byte aligned
-
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw Error("safetensors '" + path + "': cannot create " + temporary + ": " + std::strerror(errno));
-    auto write_all = [&](const void* data, std::size_t size) {
-        const char* p = static_cast<const char*>(data);
-        while (size > 0) {
-            const ssize_t n = ::write(fd, p, size);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return false;
-            p += n;
-            size -= static_cast<std::size_t>(n);
-        }
-        return true;
-    };
     unsigned char size_bytes[8];
     for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<unsigned char>(text.size() >> (8 * i));
-    bool ok = write_all(size_bytes, 8) && write_all(text.data(), text.size());
-    for (const auto& [name, tensor] : tensors) ok = ok && write_all(tensor->data(), tensor->size() * sizeof(float));
-    ok = ok && ::fsync(fd) == 0;
-    const int saved_errno = errno;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || ::rename(temporary.c_str(), path.c_str()) != 0) {
-        const std::string reason = std::strerror(ok ? errno : saved_errno);
-        ::unlink(temporary.c_str());
-        throw Error("safetensors '" + path + "': writing failed: " + reason + "; the previous file is untouched");
-    }
+    write_file(
+        path,
+        [&](int fd) {
+            bool ok = write_all(fd, size_bytes, 8) && write_all(fd, text.data(), text.size());
+            for (const auto& [name, tensor] : tensors) ok = ok && write_all(fd, tensor->data(), tensor->size() * sizeof(float));
+            return ok;
+        },
+        call);
 }
 
 }  // namespace recur::detail

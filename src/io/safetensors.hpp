@@ -20,11 +20,12 @@ struct Safetensors {
 };
 
 // Reads a file of F32 tensors. Every length, offset and shape is checked against the file's
-// size before anything is allocated, so a damaged or hostile file gives a recur::Error.
-Safetensors read_safetensors(const std::string& path);
+// size before anything is allocated, so a damaged or hostile file gives a recur::Error
+// naming `call` and the path.
+Safetensors read_safetensors(const std::string& path, const std::string& call);
 
-// Writes atomically: a temporary file beside `path`, flushed to disk, then renamed over it.
+// Writes atomically, as write_file does; `call` names the user's call in messages.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const Tensor*>>& tensors,
-                       const std::map<std::string, std::string>& metadata);
+                       const std::map<std::string, std::string>& metadata, const std::string& call);
 
 }  // namespace recur::detail

@@ -3,6 +3,7 @@
 // The table in reference.cpp is the plain scalar oracle the SIMD tables are tested against.
 // All matrices are row-major float32. Outputs come first. Kernels trust their arguments.
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -90,8 +91,13 @@ struct Table {
 };
 
 // Floats that Table::pack writes for a k x n matrix, on any table: panels are padded to
-// whole vectors, and no vector is wider than 16 floats.
-inline std::size_t packed_floats(std::size_t k, std::size_t n) { return k * ((n + 15) / 16 * 16); }
+// whole vectors, and no vector is wider than 16 floats. Sizes that would wrap give SIZE_MAX,
+// which no allocation accepts.
+inline std::size_t packed_floats(std::size_t k, std::size_t n) {
+    std::size_t floats = 0;
+    if (n > SIZE_MAX - 15 || __builtin_mul_overflow(k, (n + 15) / 16 * 16, &floats)) return SIZE_MAX;
+    return floats;
+}
 
 // The plain scalar oracle.
 const Table& reference();

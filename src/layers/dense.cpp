@@ -4,6 +4,7 @@
 
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
+#include "tensor/sizes.hpp"
 #include "threads.hpp"
 
 namespace recur {
@@ -40,16 +41,21 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed
 }  // namespace detail
 
 Dense::Dense(std::size_t units) : Layer("dense"), units_(units) {
-    if (units == 0) throw Error("Dense: expected units >= 1, got 0");
+    detail::check_count(units, detail::kMaxDimension, "Dense", "units");
 }
 
 Dense& Dense::activation(std::string_view name) {
+    check_configurable("activation");
     activation_ = parse_activation(name, "Dense::activation");
     return *this;
 }
-Dense& Dense::use_bias(bool on) { use_bias_ = on; return *this; }
+Dense& Dense::use_bias(bool on) {
+    check_configurable("use_bias");
+    use_bias_ = on;
+    return *this;
+}
 Dense& Dense::input_shape(Shape shape) {
-    set_input_shape(std::move(shape));
+    set_input_shape(std::move(shape), "Dense::input_shape");
     return *this;
 }
 Dense& Dense::name(std::string name) { set_name(std::move(name)); return *this; }
@@ -68,19 +74,20 @@ std::vector<Layer::WeightSpec> Dense::weight_specs(const Shape& input) const {
     return specs;
 }
 
-void Dense::initialize(float* weights) const {
+void Dense::initialize(float* weights, std::mt19937_64& generator) const {
     const std::size_t in = input_shape().back();
-    detail::glorot_uniform(weights, in, units_);
+    detail::glorot_uniform(weights, in, units_, generator);
     if (use_bias_) std::fill_n(weights + in * units_, units_, 0.0f);
 }
 
 namespace {
-std::size_t rows_of(const Shape& input, std::size_t batch) { return input.rank() == 2 ? input[0] * batch : batch; }
+std::size_t rows_of(const Shape& input, std::size_t batch) { return input.rank() == 2 ? detail::mul(input[0], batch) : batch; }
 }  // namespace
 
 // y | w^T packed for the backward pass
 std::size_t Dense::workspace_floats(std::size_t batch) const {
-    return rows_of(input_shape(), batch) * units_ + kernels::packed_floats(units_, input_shape().back());
+    return detail::add(detail::mul(rows_of(input_shape(), batch), units_),
+                       kernels::packed_floats(units_, input_shape().back()));
 }
 
 void Dense::forward(detail::LayerPass& pass) const {

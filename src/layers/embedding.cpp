@@ -3,18 +3,18 @@
 
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
+#include "tensor/sizes.hpp"
 
 namespace recur {
 
 Embedding::Embedding(std::size_t input_dim, std::size_t output_dim)
     : Layer("embedding"), input_dim_(input_dim), output_dim_(output_dim) {
-    if (input_dim == 0 || output_dim == 0)
-        throw Error("Embedding: expected input_dim >= 1 and output_dim >= 1, got " + std::to_string(input_dim) +
-                    " and " + std::to_string(output_dim));
+    detail::check_count(input_dim, detail::kMaxDimension, "Embedding", "input_dim");
+    detail::check_count(output_dim, detail::kMaxDimension, "Embedding", "output_dim");
 }
 
 Embedding& Embedding::input_shape(Shape timesteps) {
-    set_input_shape(std::move(timesteps));
+    set_input_shape(std::move(timesteps), "Embedding::input_shape");
     return *this;
 }
 Embedding& Embedding::name(std::string name) { set_name(std::move(name)); return *this; }
@@ -43,9 +43,11 @@ std::vector<Layer::WeightSpec> Embedding::weight_specs(const Shape&) const {
     return {{"embeddings", Shape{input_dim_, output_dim_}}};
 }
 
-void Embedding::initialize(float* weights) const { detail::uniform(weights, input_dim_ * output_dim_, -0.05f, 0.05f); }
+void Embedding::initialize(float* weights, std::mt19937_64& generator) const {
+    detail::uniform(weights, input_dim_ * output_dim_, -0.05f, 0.05f, generator);
+}
 
-std::size_t Embedding::workspace_floats(std::size_t batch) const { return input_shape()[0] * batch * output_dim_; }
+std::size_t Embedding::workspace_floats(std::size_t batch) const { return detail::mul(input_shape()[0], batch, output_dim_); }
 
 void Embedding::forward(detail::LayerPass& pass) const {
     const std::size_t rows = input_shape()[0] * pass.batch;

@@ -1,10 +1,13 @@
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <mutex>
 
 #include <recur/layers.hpp>
 
 #include "layers/layer_pass.hpp"
+#include "tensor/sizes.hpp"
+#include "text.hpp"
 #include "threads.hpp"
 
 namespace recur {
@@ -64,33 +67,41 @@ Layer::Layer(std::string_view type_prefix) : name_(detail::unique_name(type_pref
 // of the copy's own.
 Layer::Layer(const Layer& other) : name_(other.name_), input_shape_(other.input_shape_) {
     if (other.built()) {
-        const std::size_t n = other.count_params();
-        owned_ = std::shared_ptr<float[]>(new float[std::max<std::size_t>(n, 1)]);
-        std::copy_n(other.weights_, n, owned_.get());
-        weights_ = owned_.get();
+        owned_ = Tensor(Shape{other.count_params()});
+        std::copy_n(other.weights_, owned_.size(), owned_.data());
+        weights_ = owned_.data();
     }
 }
 
 Layer::~Layer() = default;
 
 void Layer::set_name(std::string name) {
-    if (name.empty()) throw Error("Layer::name: expected a non-empty name");
+    const std::string call = std::string(type_name()) + "::name";
+    check_configurable("name");
+    // Weights are saved as "<layer name>/<weight name>", in a JSON header.
+    if (name.empty() || name.find('/') != std::string::npos || !detail::valid_utf8(name))
+        throw Error(call + ": expected a non-empty UTF-8 name without '/', got \"" + detail::printable(name) + "\"");
     name_ = std::move(name);
 }
 
-void Layer::set_input_shape(Shape shape) {
+void Layer::check_configurable(const char* option) const {
+    if (built())
+        throw Error(std::string(type_name()) + "::" + option + ": layer '" + name_ +
+                    "' is built, so its options are fixed (its weights were laid out for them); make a new layer");
+}
+
+void Layer::set_input_shape(Shape shape, const std::string& call) {
     const auto [min_rank, max_rank] = input_ranks();
     if (shape.rank() < min_rank || shape.rank() > max_rank)
-        throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ + "' expects " +
-                    std::to_string(min_rank) + (max_rank > min_rank ? " or " + std::to_string(max_rank) : "") +
+        throw Error(call + ": layer '" + name_ + "' expects " + std::to_string(min_rank) +
+                    (max_rank > min_rank ? " or " + std::to_string(max_rank) : "") +
                     " dimensions per sample (batch axis left out), got " + shape.str());
     for (std::size_t d : shape)
-        if (d == 0)
-            throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ +
-                        "' expects dimensions >= 1, got " + shape.str());
+        if (d == 0 || d > detail::kMaxDimension)
+            throw Error(call + ": layer '" + name_ + "' expects dimensions " +
+                        (d == 0 ? ">= 1" : "<= " + std::to_string(detail::kMaxDimension)) + ", got " + shape.str());
     if (built() && shape != input_shape_)
-        throw Error(std::string(type_name()) + "::input_shape: layer '" + name_ + "' is built for " +
-                    input_shape_.str() + ", got " + shape.str());
+        throw Error(call + ": layer '" + name_ + "' is built for " + input_shape_.str() + ", got " + shape.str());
     input_shape_ = std::move(shape);
 }
 
@@ -114,9 +125,17 @@ std::vector<Shape> Layer::weight_shapes() const {
     return shapes;
 }
 
+// Checked: a layer configured with absurd sizes is refused here, before anything is allocated.
 std::size_t Layer::count_params() const {
+    const std::vector<Shape> shapes = weight_shapes();
     std::size_t n = 0;
-    for (const Shape& shape : weight_shapes()) n += shape.elements();
+    for (const Shape& shape : shapes) n = detail::add(n, detail::elements(shape));
+    if (n > detail::kMaxFloats) {
+        std::string listed;
+        for (const Shape& shape : shapes) listed += (listed.empty() ? "" : ", ") + shape.str();
+        throw Error("Layer::count_params: layer '" + name_ + "' asks for weights of shapes " + listed +
+                    ", more than memory can address");
+    }
     return n;
 }
 
@@ -141,21 +160,17 @@ void Layer::set_weights(const std::vector<Tensor>& weights) {
     if (weights.size() != specs.size())
         throw Error("Layer::set_weights: layer '" + name_ + "' expects " + std::to_string(specs.size()) +
                     " weights, got " + std::to_string(weights.size()));
-    for (std::size_t i = 0; i < specs.size(); ++i)
+    for (std::size_t i = 0; i < specs.size(); ++i) {
         if (weights[i].shape() != specs[i].shape)
             throw Error("Layer::set_weights: layer '" + name_ + "' expects " + specs[i].name + " of shape " +
                         specs[i].shape.str() + ", got " + weights[i].shape().str());
+        const float* bad = std::find_if(weights[i].begin(), weights[i].end(), [](float w) { return !std::isfinite(w); });
+        if (bad != weights[i].end())
+            throw Error("Layer::set_weights: layer '" + name_ + "' expects finite values, but " + specs[i].name +
+                        " holds " + std::to_string(*bad) + " at index " + std::to_string(bad - weights[i].begin()));
+    }
     float* p = weights_;
     for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
-}
-
-void Layer::build_standalone(const Shape& input_shape) {
-    if (built()) return;
-    input_shape_ = input_shape;
-    const std::size_t n = count_params();
-    owned_ = std::shared_ptr<float[]>(new float[std::max<std::size_t>(n, 1)]);
-    weights_ = owned_.get();
-    initialize(weights_);
 }
 
 }  // namespace recur

@@ -26,6 +26,7 @@ struct LayerPass {
 // Keras-style unique names: the first "dense" is "dense", the next "dense_1", ...
 std::string unique_name(std::string_view prefix);
 
+
 // The kernels' activation for a layer's (softmax is handled apart).
 kernels::Act kernel_act(Activation activation);
 
@@ -40,7 +41,13 @@ struct LayerAccess {
     static std::size_t workspace_floats(const Layer& layer, std::size_t batch) { return layer.workspace_floats(batch); }
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
-    static void set_input_shape(Layer& layer, Shape shape) { layer.set_input_shape(std::move(shape)); }
+    static void set_input_shape(Layer& layer, Shape shape, const std::string& call) {
+        layer.set_input_shape(std::move(shape), call);
+    }
+    // Forgets an input shape given by a model that then could not be built (never a built layer's).
+    static void clear_input_shape(Layer& layer) {
+        if (!layer.built()) layer.input_shape_ = Shape();
+    }
     static std::pair<std::size_t, std::size_t> input_ranks(const Layer& layer) { return layer.input_ranks(); }
     static const float* weights(const Layer& layer) { return layer.weights_; }
     static std::size_t input_timesteps(const Layer& layer) { return layer.input_timesteps(); }
@@ -48,9 +55,11 @@ struct LayerAccess {
     // Points the layer at its slice of a model's parameter buffer; the values are the caller's.
     static void bind(Layer& layer, float* weights) {
         layer.weights_ = weights;
-        layer.owned_.reset();
+        layer.owned_ = Tensor();
     }
-    static void initialize(const Layer& layer, float* weights) { layer.initialize(weights); }
+    static void initialize(const Layer& layer, float* weights, std::mt19937_64& generator) {
+        layer.initialize(weights, generator);
+    }
 };
 
 }  // namespace recur::detail

@@ -7,6 +7,7 @@
 
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
+#include "tensor/sizes.hpp"
 #include "threads.hpp"
 
 namespace recur {
@@ -190,22 +191,39 @@ void reverse_time(float* out, const float* in, std::size_t T, std::size_t slab) 
 }  // namespace
 
 SimpleRNN::SimpleRNN(std::size_t units) : Layer("simple_rnn"), units_(units) {
-    if (units == 0) throw Error("SimpleRNN: expected units >= 1, got 0");
+    detail::check_count(units, detail::kMaxDimension, "SimpleRNN", "units");
 }
 
 SimpleRNN& SimpleRNN::activation(std::string_view name) {
+    check_configurable("activation");
     const Activation act = parse_activation(name, "SimpleRNN::activation");
     if (act == Activation::softmax)
         throw Error("SimpleRNN::activation: expected \"tanh\", \"relu\", \"sigmoid\" or \"linear\", got \"softmax\"");
     activation_ = act;
     return *this;
 }
-SimpleRNN& SimpleRNN::use_bias(bool on) { use_bias_ = on; return *this; }
-SimpleRNN& SimpleRNN::return_sequences(bool on) { return_sequences_ = on; return *this; }
-SimpleRNN& SimpleRNN::return_state(bool on) { return_state_ = on; return *this; }
-SimpleRNN& SimpleRNN::go_backwards(bool on) { go_backwards_ = on; return *this; }
+SimpleRNN& SimpleRNN::use_bias(bool on) {
+    check_configurable("use_bias");
+    use_bias_ = on;
+    return *this;
+}
+SimpleRNN& SimpleRNN::return_sequences(bool on) {
+    check_configurable("return_sequences");
+    return_sequences_ = on;
+    return *this;
+}
+SimpleRNN& SimpleRNN::return_state(bool on) {
+    check_configurable("return_state");
+    return_state_ = on;
+    return *this;
+}
+SimpleRNN& SimpleRNN::go_backwards(bool on) {
+    check_configurable("go_backwards");
+    go_backwards_ = on;
+    return *this;
+}
 SimpleRNN& SimpleRNN::input_shape(Shape timesteps_features) {
-    set_input_shape(std::move(timesteps_features));
+    set_input_shape(std::move(timesteps_features), "SimpleRNN::input_shape");
     return *this;
 }
 SimpleRNN& SimpleRNN::name(std::string name) { set_name(std::move(name)); return *this; }
@@ -225,19 +243,20 @@ std::vector<Layer::WeightSpec> SimpleRNN::weight_specs(const Shape& input) const
     return specs;
 }
 
-void SimpleRNN::initialize(float* weights) const {
+void SimpleRNN::initialize(float* weights, std::mt19937_64& generator) const {
     const std::size_t D = input_shape()[1], H = units_;
-    detail::glorot_uniform(weights, D, H);
-    detail::orthogonal(weights + D * H, H, H);
+    detail::glorot_uniform(weights, D, H, generator);
+    detail::orthogonal(weights + D * H, H, H, generator);
     if (use_bias_) std::fill_n(weights + D * H + H * H, H, 0.0f);
 }
 
 // hs | a | (go_backwards) x reversed in time | the weights packed for the kernels | the
 // batch-in-lanes copies of hs and a
 std::size_t SimpleRNN::workspace_floats(std::size_t batch) const {
+    using detail::mul;
     const std::size_t T = input_shape()[0], D = input_shape()[1], H = units_;
-    return (T + 1) * batch * H + T * batch * H + (go_backwards_ ? T * batch * D : 0) +
-           detail::simple_rnn_packed_floats(D, H) + detail::simple_rnn_lanes_floats(batch, T, H);
+    return detail::add(mul(2 * T + 1, batch, H), go_backwards_ ? mul(T, batch, D) : 0,
+                       detail::simple_rnn_packed_floats(D, H), detail::simple_rnn_lanes_floats(batch, T, H));
 }
 
 void SimpleRNN::forward(detail::LayerPass& pass) const {

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "kernels/kernels.hpp"
+#include "tensor/sizes.hpp"
 
 namespace recur::detail {
 
@@ -20,9 +21,9 @@ inline constexpr std::size_t kGradientSlab = 256;
 // Floats the passes below lay operands out in for the kernels: u (or u^T) and w (or w^T)
 // packed, and one slab of the weight gradients' operands (dA packed; x or hs in column blocks).
 inline std::size_t simple_rnn_packed_floats(std::size_t features, std::size_t units) {
-    return kernels::packed_floats(units, units) +
-           std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features)) +
-           kernels::packed_floats(kGradientSlab, units) + kGradientSlab * std::max(features, units);
+    return add(kernels::packed_floats(units, units),
+               std::max(kernels::packed_floats(features, units), kernels::packed_floats(units, features)),
+               kernels::packed_floats(kGradientSlab, units), mul(kGradientSlab, std::max(features, units)));
 }
 
 // The widest vector any kernel table has, in floats.
@@ -41,7 +42,7 @@ inline bool batch_in_lanes(std::size_t batch, std::size_t units, std::size_t lan
 // batch_in_lanes can never hold (H > 4).
 inline std::size_t simple_rnn_lanes_floats(std::size_t batch, std::size_t timesteps, std::size_t units) {
     if (4 * units > kMaxLanes) return 0;
-    return (2 * timesteps + 1) * units * ((batch + kMaxLanes - 1) / kMaxLanes * kMaxLanes);
+    return mul(2 * timesteps + 1, units, round_up(batch, kMaxLanes));
 }
 
 // 1. a = x w + b for all T x B rows at once; 2. hs[t + 1] = act(a_t + hs[t] u) step by step.

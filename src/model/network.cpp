@@ -4,6 +4,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "random.hpp"
+#include "tensor/sizes.hpp"
 #include "threads.hpp"
 
 namespace recur::detail {
@@ -11,11 +13,11 @@ namespace recur::detail {
 Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
     for (Layer* layer : layers) {
         offsets.push_back(param_count);
-        for (const auto& spec : LayerAccess::weight_specs(*layer)) {
-            variable_sizes.push_back(spec.shape.elements());
-            param_count += spec.shape.elements();
-        }
+        param_count = add(param_count, layer->count_params());  // checks each layer's sizes
+        for (const auto& spec : LayerAccess::weight_specs(*layer)) variable_sizes.push_back(spec.shape.elements());
     }
+    if (param_count > kMaxFloats)
+        throw Error("Sequential: the layers' weights together are more than memory can address");
     input_shape = layers.front()->input_shape();
     output_shape = layers.back()->output_shape();
     input_timesteps = LayerAccess::input_timesteps(*layers.front());
@@ -23,18 +25,23 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
 
 namespace {
 // Whole cache lines between regions keep every region 64-byte aligned.
-std::size_t lines(std::size_t floats) { return (floats + 15) / 16 * 16; }
+std::size_t lines(std::size_t floats) { return round_up(floats, 16); }
 }  // namespace
 
-void Workspace::reserve(const Network& net, std::size_t batch) {
-    const std::size_t in = net.input_shape.elements(), out = net.output_shape.elements();
-    auto total = [&](std::size_t b) {
-        std::size_t n = lines(b * in) + 3 * lines(b * out);
-        for (Layer* layer : net.layers)
-            n += lines(LayerAccess::workspace_floats(*layer, b)) + lines(b * layer->output_shape().elements());
-        return n;
-    };
-    if (const std::size_t needed = total(batch); buffer_.size() < needed) buffer_ = Tensor(Shape{needed});
+void Workspace::reserve(const Network& net, std::size_t batch, const std::string& call) {
+    const std::size_t in = elements(net.input_shape), out = elements(net.output_shape);
+    std::size_t needed = add(lines(mul(batch, in)), mul(3, lines(mul(batch, out))));
+    for (Layer* layer : net.layers)
+        needed = add(needed, lines(LayerAccess::workspace_floats(*layer, batch)),
+                     lines(mul(batch, elements(layer->output_shape()))));
+    if (buffer_.size() < needed) {
+        try {
+            buffer_ = Tensor(Shape{needed});
+        } catch (const Error& e) {
+            throw Error(call + ": the activations of a batch of " + std::to_string(batch) +
+                        " cannot be allocated: " + e.what());
+        }
+    }
     float* p = buffer_.data();
     auto take = [&](std::size_t floats) {
         float* region = p;
@@ -137,27 +144,38 @@ namespace recur {
 
 // A layer called on its own runs through the same machinery as a one-layer model.
 std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
+    const std::string call = type_name();
     const Shape sample = x.shape().drop_front();
     if (has_input_shape() && sample != input_shape_)
-        throw Error(std::string(type_name()) + ": layer '" + name_ + "' expects input of shape " +
-                    input_shape_.str_with_batch() + ", got " + x.shape().str());
-    build_standalone(sample);
+        throw Error(call + ": layer '" + name_ + "' expects input of shape " + input_shape_.str_with_batch() +
+                    ", got " + x.shape().str());
+    if (!built()) {  // as Keras, the first call builds the layer for its input
+        const Shape previous = input_shape_;
+        set_input_shape(sample, call);
+        try {
+            owned_ = Tensor(Shape{count_params()});
+        } catch (const Error& e) {
+            input_shape_ = previous;
+            throw Error(call + ": layer '" + name_ + "' cannot be built: " + e.what());
+        }
+        weights_ = owned_.data();
+        detail::Generator generator(detail::draw_seed());
+        initialize(weights_, generator);
+    }
     const std::size_t batch = x.shape()[0];
     detail::Network net({this});
+    std::vector<Tensor> outputs;
+    outputs.emplace_back(net.output_shape.prepend(batch));
+    if (with_state) outputs.emplace_back(Shape{batch, net.output_shape.back()});
+    if (batch == 0) return outputs;  // as Keras: an empty batch gives an empty result
     detail::Workspace ws;
-    ws.reserve(net, batch);
+    ws.reserve(net, batch, call);
     std::vector<std::size_t> rows(batch);
     std::iota(rows.begin(), rows.end(), 0);
     detail::gather_time_major(ws.x, x, rows, net.input_timesteps);
     const float* y = detail::forward(net, ws, weights_, batch);
-    std::vector<Tensor> outputs;
-    outputs.emplace_back(net.output_shape.prepend(batch));
     std::copy_n(y, outputs[0].size(), outputs[0].data());
-    if (with_state) {
-        const std::size_t units = net.output_shape.back();
-        outputs.emplace_back(Shape{batch, units});
-        std::copy_n(ws.passes[0].state, batch * units, outputs[1].data());
-    }
+    if (with_state) std::copy_n(ws.passes[0].state, outputs[1].size(), outputs[1].data());
     return outputs;
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <recur/layers.hpp>
@@ -29,7 +30,8 @@ struct Network {
 // model) needs more and is reused otherwise: a training step allocates nothing.
 class Workspace {
 public:
-    void reserve(const Network& net, std::size_t batch);
+    // `call` names the user's call in the message when the buffer cannot be allocated.
+    void reserve(const Network& net, std::size_t batch, const std::string& call);
 
     float* x = nullptr;            // the input batch, time-major
     float* y_true = nullptr;       // the targets, batch-major

@@ -6,87 +6,100 @@
 #include <limits>
 #include <numeric>
 
+#include "errors.hpp"
 #include "model/progress.hpp"
 #include "model/sequential_impl.hpp"
 #include "random.hpp"
+#include "text.hpp"
 
 namespace recur {
 
 // ---- Sequential::Impl ----
 
-void Sequential::Impl::build() {
+void Sequential::Impl::build(const std::string& call) {
     std::vector<Layer*> chain;
     for (auto& layer : layers) chain.push_back(layer.get());
-    detail::Network net(std::move(chain));
-    Tensor fresh(Shape{net.param_count});
-    for (std::size_t l = 0; l < layers.size(); ++l) {
-        float* dst = fresh.data() + net.offsets[l];
-        if (layers[l]->built()) std::copy_n(LayerAccess::weights(*layers[l]), layers[l]->count_params(), dst);
-        else LayerAccess::initialize(*layers[l], dst);
+    try {
+        detail::Network net(std::move(chain));
+        Tensor fresh(Shape{net.param_count}), fresh_grads(Shape{net.param_count});
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            float* dst = fresh.data() + net.offsets[l];
+            if (layers[l]->built()) std::copy_n(LayerAccess::weights(*layers[l]), layers[l]->count_params(), dst);
+            else LayerAccess::initialize(*layers[l], dst, generator);
+        }
+        for (std::size_t l = 0; l < layers.size(); ++l) LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l]);
+        params = std::move(fresh);
+        grads = std::move(fresh_grads);
+        network.emplace(std::move(net));
+    } catch (const Error& e) {
+        throw Error(call + ": the model cannot be built: " + e.what());
     }
-    for (std::size_t l = 0; l < layers.size(); ++l) LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l]);
-    params = std::move(fresh);
-    grads = Tensor(Shape{net.param_count});
-    last_finite_params = Tensor(Shape{net.param_count});
-    network.emplace(std::move(net));
+    layout = std::make_shared<const int>(0);
+    occupancy.set_built();
     if (optimizer) optimizer->reset();
 }
 
-void Sequential::Impl::propagate_shapes(std::size_t from, const char* call) {
+void Sequential::Impl::propagate_shapes(std::size_t from, const std::string& call) {
     for (std::size_t l = std::max<std::size_t>(from, 1); l < layers.size(); ++l) {
         const Shape given = layers[l - 1]->output_shape();
         Layer& layer = *layers[l];
         const auto [min_rank, max_rank] = LayerAccess::input_ranks(layer);
         if (layer.has_input_shape() && layer.input_shape() != given)
-            throw Error(std::string(call) + ": layer '" + layer.name() + "' expects input " +
-                        layer.input_shape().str_with_batch() + " but layer '" + layers[l - 1]->name() + "' gives " +
-                        given.str_with_batch());
+            throw Error(call + ": layer '" + layer.name() + "' expects input " + layer.input_shape().str_with_batch() +
+                        " but layer '" + layers[l - 1]->name() + "' gives " + given.str_with_batch());
         if (given.rank() < min_rank || given.rank() > max_rank)
-            throw Error(std::string(call) + ": layer '" + layer.name() + "' (" + layer.type_name() +
-                        ") expects input with " + std::to_string(min_rank + 1) +
+            throw Error(call + ": layer '" + layer.name() + "' (" + layer.type_name() + ") expects input with " +
+                        std::to_string(min_rank + 1) +
                         (max_rank > min_rank ? " or " + std::to_string(max_rank + 1) : "") +
                         " dimensions, but layer '" + layers[l - 1]->name() + "' gives " + given.str_with_batch());
-        if (!layer.has_input_shape()) LayerAccess::set_input_shape(layer, given);
+        if (!layer.has_input_shape()) LayerAccess::set_input_shape(layer, given, call);
     }
-    build();
+    build(call);
 }
 
-const detail::Network& Sequential::Impl::net(const char* call) const {
+const detail::Network& Sequential::Impl::net(const std::string& call) const {
     if (!network)
-        throw Error(std::string(call) + ": the model has no input shape yet; give the first layer "
-                    ".input_shape(...) or call fit or predict first");
+        throw Error(call + ": the model has no input shape yet; give the first layer "
+                           ".input_shape(...) or call fit or predict first");
     return *network;
 }
 
-void Sequential::Impl::check_x(const Tensor& x, const char* call) {
-    if (layers.empty()) throw Error(std::string(call) + ": the model has no layers; add some first");
+void Sequential::Impl::check_x(const Tensor& x, const std::string& call) {
+    if (layers.empty()) throw Error(call + ": the model has no layers; add some first");
     if (x.rank() < 2 || x.shape()[0] == 0)
-        throw Error(std::string(call) + ": x must be a batch with at least one sample, (samples, ...), got shape " +
+        throw Error(call + ": x must be a batch with at least one sample, (samples, ...), got shape " +
                     x.shape().str());
     Layer& first = *layers.front();
     if (!network && !first.has_input_shape()) {
         const auto [min_rank, max_rank] = LayerAccess::input_ranks(first);
         const Shape sample = x.shape().drop_front();
         if (sample.rank() < min_rank || sample.rank() > max_rank)
-            throw Error(std::string(call) + ": x has shape " + x.shape().str() + " but layer '" + first.name() +
-                        "' (" + first.type_name() + ") expects " + std::to_string(min_rank + 1) +
+            throw Error(call + ": x has shape " + x.shape().str() + " but layer '" + first.name() + "' (" +
+                        first.type_name() + ") expects " + std::to_string(min_rank + 1) +
                         (max_rank > min_rank ? " or " + std::to_string(max_rank + 1) : "") + " dimensions");
-        LayerAccess::set_input_shape(first, sample);
-        propagate_shapes(1, call);
+        std::vector<Layer*> unshaped;  // to put back as they were if this x cannot build the model
+        for (auto& layer : layers)
+            if (!layer->has_input_shape()) unshaped.push_back(layer.get());
+        try {
+            LayerAccess::set_input_shape(first, sample, call);
+            propagate_shapes(1, call);
+        } catch (...) {
+            for (Layer* layer : unshaped) LayerAccess::clear_input_shape(*layer);
+            throw;
+        }
     }
     if (x.shape().drop_front() != net(call).input_shape)
-        throw Error(std::string(call) + ": x has shape " + x.shape().str() + " but layer '" + first.name() +
-                    "' expects " + net(call).input_shape.str_with_batch());
+        throw Error(call + ": x has shape " + x.shape().str() + " but layer '" + first.name() + "' expects " +
+                    net(call).input_shape.str_with_batch());
     if (!std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }))
-        throw Error(std::string(call) + ": x must be finite, but it holds NaN or Inf");
-    LayerAccess::check_input(first, x, call);
+        throw Error(call + ": x must be finite, but it holds NaN or Inf");
+    LayerAccess::check_input(first, x, call.c_str());
 }
 
-void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const char* call) {
+void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::string& call) {
     const Shape& out = network->output_shape;
     if (y.rank() == 0 || y.shape()[0] != x.shape()[0])
-        throw Error(std::string(call) + ": x has " + std::to_string(x.shape()[0]) + " samples but y has shape " +
-                    y.shape().str());
+        throw Error(call + ": x has " + std::to_string(x.shape()[0]) + " samples but y has shape " + y.shape().str());
     // The targets of a sample are shaped like its output, with the loss's number of target
     // values in the last axis; as Keras, a last axis of 1 may be left out: (N,) for (N, 1).
     std::vector<std::size_t> expected(out.begin(), out.end());
@@ -94,18 +107,17 @@ void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const char* cal
     const Shape sample = y.shape().drop_front();
     const bool squeezed = expected.back() == 1 && sample == Shape(std::vector(expected.begin(), expected.end() - 1));
     if (sample != Shape(expected) && !squeezed)
-        throw Error(std::string(call) + ": y has shape " + y.shape().str() + " but the model's output " +
-                    out.str_with_batch() + " with loss " + loss->name() + " needs targets " +
-                    Shape(expected).str_with_batch());
+        throw Error(call + ": y has shape " + y.shape().str() + " but the model's output " + out.str_with_batch() +
+                    " with loss " + loss->name() + " needs targets " + Shape(expected).str_with_batch());
     if (!std::all_of(y.begin(), y.end(), [](float v) { return std::isfinite(v); }))
-        throw Error(std::string(call) + ": y must be finite, but it holds NaN or Inf");
-    loss->check_targets(y, out.back(), call);
+        throw Error(call + ": y must be finite, but it holds NaN or Inf");
+    loss->check_targets(y, out.back(), call.c_str());
     if (metrics.size() != metric_names.size())
         for (const std::string& metric : metric_names) metrics.emplace_back(metric, *loss, out.back());
 }
 
-void Sequential::Impl::check_compiled(const char* call) const {
-    if (!optimizer || !loss) throw Error(std::string(call) + ": the model must be compiled first (call compile)");
+void Sequential::Impl::check_compiled(const std::string& call) const {
+    if (!optimizer || !loss) throw Error(call + ": the model must be compiled first (call compile)");
 }
 
 std::size_t Sequential::Impl::output_rows(std::size_t batch) const {
@@ -125,25 +137,42 @@ float Sequential::Impl::loss_value(const float* y_pred, const float* y_true, flo
                                           : loss->compute(y_pred, y_true, grad, rows, features);
 }
 
-float Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
+Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
     const float* y_pred = detail::forward(n, ws, params.data(), batch);
     const float value = loss_value(y_pred, ws.y_true, ws.d_pred, batch);
-    if (!std::isfinite(value)) return value;  // nothing to learn from; the weights stay as they are
+    if (!std::isfinite(value)) return {value, "the loss became " + std::to_string(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
-    std::copy(params.begin(), params.end(), last_finite_params.begin());
-    optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes);
-    if (!std::all_of(params.begin(), params.end(), [](float p) { return std::isfinite(p); })) {
-        std::copy(last_finite_params.begin(), last_finite_params.end(), params.begin());
-        return std::numeric_limits<float>::quiet_NaN();  // the update overflowed: undone
+    switch (optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes)) {
+        case StepOutcome::applied: return {value, ""};
+        case StepOutcome::nonfinite_gradient: {
+            const float* bad = std::find_if(grads.begin(), grads.end(), [](float g) { return !std::isfinite(g); });
+            return {value, "the gradient of '" + weight_name(static_cast<std::size_t>(bad - grads.begin())) +
+                               "' became " + std::to_string(*bad)};
+        }
+        case StepOutcome::nonfinite_update: break;
     }
-    return value;
+    return {value, "the " + std::string(optimizer->name()) + " update (learning rate " +
+                       std::to_string(optimizer->learning_rate()) +
+                       ") would have made a weight or the optimizer's state NaN or Inf, so it was undone"};
+}
+
+std::string Sequential::Impl::weight_name(std::size_t index) const {
+    const detail::Network& n = *network;
+    std::size_t end = 0, variable = 0;
+    for (std::size_t l = 0; l < layers.size(); ++l)
+        for (const std::string& weight : layers[l]->weight_names()) {
+            end += n.variable_sizes[variable++];
+            if (index < end) return layers[l]->name() + "/" + weight;
+        }
+    return "?";
 }
 
 std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
-                                                   std::span<const std::size_t> rows, std::size_t batch_size) const {
+                                                   std::span<const std::size_t> rows, std::size_t batch_size,
+                                                   const std::string& call) const {
     const detail::Network& n = *network;
-    ws.reserve(n, std::min(batch_size, rows.size()));
+    ws.reserve(n, std::min(batch_size, rows.size()), call);
     std::vector<double> sums(1 + metrics.size(), 0.0);
     for (std::size_t start = 0; start < rows.size(); start += batch_size) {
         const auto part = rows.subspan(start, std::min(batch_size, rows.size() - start));
@@ -166,44 +195,60 @@ std::vector<std::size_t> all_rows(std::size_t n) {
     std::iota(rows.begin(), rows.end(), 0);
     return rows;
 }
-void check_batch_size(std::size_t batch_size, const char* call) {
-    if (batch_size == 0) throw Error(std::string(call) + ": expected batch_size >= 1, got 0");
+void check_batch_size(std::size_t batch_size, const std::string& call) {
+    if (batch_size == 0) throw Error(call + ": expected batch_size >= 1, got 0");
 }
 }  // namespace
 
 Sequential::Sequential() : Sequential(detail::unique_name("sequential")) {}
-Sequential::Sequential(std::string name) : impl_(std::make_unique<Impl>()) { impl_->name = std::move(name); }
+Sequential::Sequential(std::string name) : impl_(std::make_unique<Impl>()) {
+    if (name.empty() || !detail::valid_utf8(name))
+        throw Error("Sequential: expected a non-empty UTF-8 name, got \"" + detail::printable(name) + "\"");
+    impl_->name = std::move(name);
+}
 Sequential::Sequential(Sequential&&) noexcept = default;
 Sequential& Sequential::operator=(Sequential&&) noexcept = default;
 Sequential::~Sequential() = default;
 
-const std::string& Sequential::name() const { return impl_->name; }
+Sequential::Impl& Sequential::impl(const char* call) const {
+    if (!impl_)
+        throw Error(std::string(call) + ": this model was moved from; use the model it was moved to");
+    return *impl_;
+}
+
+const std::string& Sequential::name() const { return impl("Sequential::name").name; }
 
 void Sequential::add(const Layer& layer) {
-    Impl& m = *impl_;
-    if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer); rnn && rnn->return_state())
-        throw Error("Sequential::add: layer '" + layer.name() +
-                    "' has return_state on, which gives two outputs; a Sequential model takes one");
-    if (dynamic_cast<const Embedding*>(&layer) && !m.layers.empty())
-        throw Error("Sequential::add: layer '" + layer.name() + "' (Embedding) takes ids, so it can only be the first layer");
-    for (const auto& existing : m.layers)
-        if (existing->name() == layer.name())
-            throw Error("Sequential::add: the model already has a layer named '" + layer.name() + "'");
-    m.layers.push_back(layer.clone());
-    try {
-        if (m.layers.size() == 1) {
-            if (layer.has_input_shape()) m.build();
-        } else if (m.network) {
-            m.propagate_shapes(m.layers.size() - 1, "Sequential::add");
+    const std::string call = "Sequential::add";
+    Impl& m = impl("Sequential::add");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    detail::api_call(call, [&] {
+        if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer); rnn && rnn->return_state())
+            throw Error(call + ": layer '" + layer.name() +
+                        "' has return_state on, which gives two outputs; a Sequential model takes one");
+        if (dynamic_cast<const Embedding*>(&layer) && !m.layers.empty())
+            throw Error(call + ": layer '" + layer.name() + "' (Embedding) takes ids, so it can only be the first layer");
+        for (const auto& existing : m.layers)
+            if (existing->name() == layer.name())
+                throw Error(call + ": the model already has a layer named '" + layer.name() + "'");
+        m.layers.push_back(layer.clone());
+        try {
+            if (m.layers.size() == 1) {
+                if (layer.has_input_shape()) m.build(call);
+            } else if (m.network) {
+                m.propagate_shapes(m.layers.size() - 1, call);
+            }
+        } catch (...) {
+            m.layers.pop_back();
+            throw;
         }
-    } catch (...) {
-        m.layers.pop_back();
-        throw;
-    }
+    });
 }
 
 void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std::vector<std::string>& metrics) {
-    Impl& m = *impl_;
+    const std::string call = "Sequential::compile";
+    Impl& m = impl("Sequential::compile");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
     std::vector<detail::Metric> resolved;
     for (const std::string& name : metrics)  // checks the names now, even before the model is built
         resolved.emplace_back(name, loss, m.network ? m.network->output_shape.back() : 1);
@@ -225,7 +270,7 @@ void Sequential::compile(std::string_view optimizer, const Loss& loss, const std
 }
 
 void Sequential::summary(std::ostream& os) const {
-    const Impl& m = *impl_;
+    const Impl& m = impl("Sequential::summary");
     m.net("Sequential::summary");
     constexpr int width = 65, first = 29, second = 26, third = 10;
     auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
@@ -257,110 +302,120 @@ void Sequential::summary(std::ostream& os) const {
 }
 
 History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
-    Impl& m = *impl_;
-    constexpr const char* call = "Sequential::fit";
-    m.check_compiled(call);
-    m.check_x(x, call);
-    m.check_y(x, y, call);
-    check_batch_size(options.batch_size(), call);
-    const double split = options.validation_split();
-    if (!(split >= 0.0 && split < 1.0))
-        throw Error(std::string(call) + ": expected validation_split in [0, 1), got " + std::to_string(split));
-    if (split > 0.0 && options.validation_data())
-        throw Error(std::string(call) + ": give validation_split or validation_data, not both");
+    const std::string call = "Sequential::fit";
+    Impl& m = impl("Sequential::fit");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    return detail::api_call(call, [&] {
+        m.check_compiled(call);
+        m.check_x(x, call);
+        m.check_y(x, y, call);
+        check_batch_size(options.batch_size(), call);
+        if (options.verbose() < 0 || options.verbose() > 2)
+            throw Error(call + ": expected verbose 0, 1 or 2, got " + std::to_string(options.verbose()));
+        const double split = options.validation_split();
+        if (!(split >= 0.0 && split < 1.0))
+            throw Error(call + ": expected validation_split in [0, 1), got " + std::to_string(split));
+        if (split > 0.0 && options.validation_data())
+            throw Error(call + ": give validation_split or validation_data, not both");
 
-    // As Keras, validation_split holds out the last samples, before any shuffling, and
-    // trains on floor(n (1 - split)); the relative slack makes 0.2f split as 0.2 does.
-    const std::size_t n = x.shape()[0];
-    const std::size_t n_train = static_cast<std::size_t>(std::floor(n * (1.0 - split) * (1.0 + 1e-7)));
-    if (n_train == 0 || (split > 0.0 && n_train == n))
-        throw Error(std::string(call) + ": validation_split " + std::to_string(split) + " of " + std::to_string(n) +
-                    " samples leaves " + std::to_string(n_train) + " for training and " + std::to_string(n - n_train) +
-                    " for validation; both need at least one");
-    std::vector<std::size_t> train_rows = all_rows(n_train);
-    std::vector<std::size_t> validation_rows;
-    const Tensor* x_val = &x;
-    const Tensor* y_val = &y;
-    if (split > 0.0) {
-        validation_rows.resize(n - n_train);
-        std::iota(validation_rows.begin(), validation_rows.end(), n_train);
-    } else if (const auto& data = options.validation_data()) {
-        m.check_x(data->first, "Sequential::fit (validation_data)");
-        m.check_y(data->first, data->second, "Sequential::fit (validation_data)");
-        x_val = &data->first;
-        y_val = &data->second;
-        validation_rows = all_rows(data->first.shape()[0]);
-    }
-
-    const std::size_t batch = std::min(options.batch_size(), n_train);
-    const std::size_t steps = (n_train + batch - 1) / batch;
-    m.train_ws.reserve(*m.network, batch);
-    const std::vector<std::string> names = metrics_names();
-    detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps, names);
-    std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
-    std::vector<float> means(names.size());
-    History history;
-    for (std::size_t epoch = options.initial_epoch() + 1; epoch <= options.epochs(); ++epoch) {
-        progress.begin_epoch(epoch);
-        if (options.shuffle()) {  // as Keras, a fresh permutation each epoch: resumable from a checkpoint
-            std::iota(train_rows.begin(), train_rows.end(), 0);
-            std::shuffle(train_rows.begin(), train_rows.end(), detail::generator());
+        // As Keras, validation_split holds out the last samples, before any shuffling, and
+        // trains on floor(n (1 - split)); the relative slack makes 0.2f split as 0.2 does.
+        const std::size_t n = x.shape()[0];
+        const std::size_t n_train = static_cast<std::size_t>(std::floor(n * (1.0 - split) * (1.0 + 1e-7)));
+        if (n_train == 0 || (split > 0.0 && n_train == n))
+            throw Error(call + ": validation_split " + std::to_string(split) + " of " + std::to_string(n) +
+                        " samples leaves " + std::to_string(n_train) + " for training and " +
+                        std::to_string(n - n_train) + " for validation; both need at least one");
+        std::vector<std::size_t> train_rows = all_rows(n_train);
+        std::vector<std::size_t> validation_rows;
+        const Tensor* x_val = &x;
+        const Tensor* y_val = &y;
+        if (split > 0.0) {
+            validation_rows.resize(n - n_train);
+            std::iota(validation_rows.begin(), validation_rows.end(), n_train);
+        } else if (const auto& data = options.validation_data()) {
+            m.check_x(data->first, call + " (validation_data)");
+            m.check_y(data->first, data->second, call + " (validation_data)");
+            x_val = &data->first;
+            y_val = &data->second;
+            validation_rows = all_rows(data->first.shape()[0]);
         }
-        std::fill(sums.begin(), sums.end(), 0.0);
-        for (std::size_t step = 0; step < steps; ++step) {
-            const std::size_t start = step * batch, count = std::min(batch, n_train - start);
-            const std::span<const std::size_t> rows(train_rows.data() + start, count);
-            detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
-            detail::gather_rows(m.train_ws.y_true, y, rows);
-            // As Keras: the epoch's loss is the mean of the batch losses weighted by batch size,
-            // its metrics are computed on each batch's forward pass, before the update.
-            const float loss = m.train_step(m.train_ws, count);
-            if (!std::isfinite(loss)) {  // as Keras's TerminateOnNaN, with the last finite weights kept
-                std::cerr << "Sequential::fit: the loss became " << loss << " at epoch " << epoch << ", batch "
-                          << step + 1 << "; training stopped with the weights from before that batch\n";
-                history.terminated_on_nan = true;
-                return history;
+
+        const std::size_t batch = std::min(options.batch_size(), n_train);
+        const std::size_t steps = (n_train + batch - 1) / batch;
+        m.train_ws.reserve(*m.network, batch, call);
+        const std::vector<std::string> names = metrics_names();
+        detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps, names);
+        std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
+        std::vector<float> means(names.size());
+        History history;
+        for (std::size_t epoch = options.initial_epoch() + 1; epoch <= options.epochs(); ++epoch) {
+            progress.begin_epoch(epoch);
+            if (options.shuffle()) {  // as Keras, a fresh permutation each epoch: resumable from a checkpoint
+                std::iota(train_rows.begin(), train_rows.end(), 0);
+                std::shuffle(train_rows.begin(), train_rows.end(), m.generator);
             }
-            sums[0] += double(loss) * count;
-            for (std::size_t i = 0; i < m.metrics.size(); ++i)
-                sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count),
-                                                m.network->output_shape.back());
-            means[0] = static_cast<float>(sums[0] / (start + count));
-            for (std::size_t i = 1; i < names.size(); ++i)
-                means[i] = static_cast<float>(sums[i] / m.output_rows(start + count));
-            progress.step_done(step + 1, means);
+            std::fill(sums.begin(), sums.end(), 0.0);
+            for (std::size_t step = 0; step < steps; ++step) {
+                const std::size_t start = step * batch, count = std::min(batch, n_train - start);
+                const std::span<const std::size_t> rows(train_rows.data() + start, count);
+                detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
+                detail::gather_rows(m.train_ws.y_true, y, rows);
+                // As Keras: the epoch's loss is the mean of the batch losses weighted by batch
+                // size, its metrics are computed on each batch's forward pass, before the update.
+                const Impl::Step result = m.train_step(m.train_ws, count);
+                if (!result.failure.empty()) {  // as Keras's TerminateOnNaN, with the last good weights kept
+                    std::cerr << call << ": " << result.failure << " at epoch " << epoch << ", batch " << step + 1
+                              << "; training stopped with the weights and optimizer state from before that batch\n";
+                    history.terminated_on_nan = true;
+                    return history;
+                }
+                sums[0] += double(result.loss) * count;
+                for (std::size_t i = 0; i < m.metrics.size(); ++i)
+                    sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count),
+                                                    m.network->output_shape.back());
+                means[0] = static_cast<float>(sums[0] / (start + count));
+                for (std::size_t i = 1; i < names.size(); ++i)
+                    means[i] = static_cast<float>(sums[i] / m.output_rows(start + count));
+                progress.step_done(step + 1, means);
+            }
+            history.loss.push_back(means[0]);
+            for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
+            std::vector<float> validation;
+            if (!validation_rows.empty()) {
+                validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, validation_rows, options.batch_size(), call);
+                history.val_loss.push_back(validation[0]);
+                for (std::size_t i = 1; i < names.size(); ++i)
+                    history.metrics["val_" + names[i]].push_back(validation[i]);
+            }
+            m.epochs_done = epoch;
+            progress.end_epoch(means, validation);
+            if (!options.checkpoint().empty()) save_checkpoint(options.checkpoint());
         }
-        history.loss.push_back(means[0]);
-        for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
-        std::vector<float> validation;
-        if (!validation_rows.empty()) {
-            validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, validation_rows, options.batch_size());
-            history.val_loss.push_back(validation[0]);
-            for (std::size_t i = 1; i < names.size(); ++i) history.metrics["val_" + names[i]].push_back(validation[i]);
-        }
-        m.epochs_done = epoch;
-        progress.end_epoch(means, validation);
-        if (!options.checkpoint().empty()) save_checkpoint(options.checkpoint());
-    }
-    return history;
+        return history;
+    });
 }
 
 std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size,
-                                                  const char* call) {
-    check_compiled(call);
-    check_x(x, call);
-    check_y(x, y, call);
-    check_batch_size(batch_size, call);
-    auto ws = inference_workspaces.borrow();
-    return evaluate_rows(*ws, x, y, all_rows(x.shape()[0]), batch_size);
+                                                  const std::string& call) {
+    detail::Occupancy::Hold hold(occupancy, detail::Access::read, call);
+    return detail::api_call(call, [&] {
+        check_compiled(call);
+        check_x(x, call);
+        check_y(x, y, call);
+        check_batch_size(batch_size, call);
+        auto ws = inference_workspaces.borrow();
+        return evaluate_rows(*ws, x, y, all_rows(x.shape()[0]), batch_size, call);
+    });
 }
 
 float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
-    return impl_->evaluate_all(x, y, batch_size, "Sequential::evaluate").front();
+    return impl("Sequential::evaluate").evaluate_all(x, y, batch_size, "Sequential::evaluate").front();
 }
 
 std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
-    const std::vector<float> values = impl_->evaluate_all(x, y, batch_size, "Sequential::evaluate_dict");
+    const std::string call = "Sequential::evaluate_dict";
+    const std::vector<float> values = impl("Sequential::evaluate_dict").evaluate_all(x, y, batch_size, call);
     const std::vector<std::string> names = metrics_names();
     std::map<std::string, float> out;
     for (std::size_t i = 0; i < names.size(); ++i) out[names[i]] = values[i];
@@ -368,78 +423,99 @@ std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Te
 }
 
 Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
-    constexpr const char* call = "Sequential::predict";
-    Impl& m = *impl_;
-    m.check_x(x, call);
-    check_batch_size(batch_size, call);
-    const detail::Network& n = *m.network;
-    const std::size_t samples = x.shape()[0], per_sample = n.output_shape.elements();
-    Tensor out(n.output_shape.prepend(samples));
-    const std::vector<std::size_t> rows = all_rows(samples);
-    auto lease = m.inference_workspaces.borrow();
-    detail::Workspace& ws = *lease;
-    ws.reserve(n, std::min(batch_size, samples));
-    for (std::size_t start = 0; start < samples; start += batch_size) {
-        const std::size_t count = std::min(batch_size, samples - start);
-        detail::gather_time_major(ws.x, x, std::span(rows).subspan(start, count), n.input_timesteps);
-        const float* y = detail::forward(n, ws, m.params.data(), count);
-        std::copy_n(y, count * per_sample, out.data() + start * per_sample);
-    }
-    return out;
+    const std::string call = "Sequential::predict";
+    Impl& m = impl("Sequential::predict");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, call);
+    return detail::api_call(call, [&] {
+        m.check_x(x, call);
+        check_batch_size(batch_size, call);
+        const detail::Network& n = *m.network;
+        const std::size_t samples = x.shape()[0], per_sample = n.output_shape.elements();
+        Tensor out(n.output_shape.prepend(samples));
+        const std::vector<std::size_t> rows = all_rows(samples);
+        auto lease = m.inference_workspaces.borrow();
+        detail::Workspace& ws = *lease;
+        ws.reserve(n, std::min(batch_size, samples), call);
+        for (std::size_t start = 0; start < samples; start += batch_size) {
+            const std::size_t count = std::min(batch_size, samples - start);
+            detail::gather_time_major(ws.x, x, std::span(rows).subspan(start, count), n.input_timesteps);
+            const float* y = detail::forward(n, ws, m.params.data(), count);
+            std::copy_n(y, count * per_sample, out.data() + start * per_sample);
+        }
+        return out;
+    });
 }
 
 float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
-    constexpr const char* call = "Sequential::train_on_batch";
-    Impl& m = *impl_;
-    m.check_compiled(call);
-    m.check_x(x, call);
-    m.check_y(x, y, call);
-    const std::size_t batch = x.shape()[0];
-    if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
-    const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
-    m.train_ws.reserve(*m.network, batch);
-    detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
-    detail::gather_rows(m.train_ws.y_true, y, rows);
-    return m.train_step(m.train_ws, batch);
+    const std::string call = "Sequential::train_on_batch";
+    Impl& m = impl("Sequential::train_on_batch");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    return detail::api_call(call, [&] {
+        m.check_compiled(call);
+        m.check_x(x, call);
+        m.check_y(x, y, call);
+        const std::size_t batch = x.shape()[0];
+        if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
+        const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
+        m.train_ws.reserve(*m.network, batch, call);
+        detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
+        detail::gather_rows(m.train_ws.y_true, y, rows);
+        const Impl::Step result = m.train_step(m.train_ws, batch);
+        if (result.failure.empty() || !std::isfinite(result.loss)) return result.loss;
+        return std::numeric_limits<float>::quiet_NaN();  // a gradient or the update was not finite: nothing changed
+    });
 }
 
-const std::vector<std::unique_ptr<Layer>>& Sequential::layers() const { return impl_->layers; }
+const std::vector<std::unique_ptr<Layer>>& Sequential::layers() const { return impl("Sequential::layers").layers; }
 
-std::size_t Sequential::epochs_done() const { return impl_->epochs_done; }
+std::size_t Sequential::epochs_done() const { return impl("Sequential::epochs_done").epochs_done; }
 
 Layer& Sequential::layer(std::size_t index) {
-    if (index >= impl_->layers.size())
+    Impl& m = impl("Sequential::layer");
+    if (index >= m.layers.size())
         throw Error("Sequential::layer: index " + std::to_string(index) + " is out of range for a model with " +
-                    std::to_string(impl_->layers.size()) + " layers");
-    return *impl_->layers[index];
+                    std::to_string(m.layers.size()) + " layers");
+    return *m.layers[index];
 }
 const Layer& Sequential::layer(std::size_t index) const { return const_cast<Sequential*>(this)->layer(index); }
 
-bool Sequential::built() const { return impl_->network.has_value(); }
-bool Sequential::compiled() const { return impl_->optimizer && impl_->loss; }
+bool Sequential::built() const { return impl("Sequential::built").network.has_value(); }
+bool Sequential::compiled() const {
+    const Impl& m = impl("Sequential::compiled");
+    return m.optimizer && m.loss;
+}
 
 std::size_t Sequential::count_params() const {
+    const Impl& m = impl("Sequential::count_params");
     std::size_t n = 0;
-    for (const auto& layer : impl_->layers) n += layer->count_params();
+    for (const auto& layer : m.layers) n += layer->count_params();
     return n;
 }
 
-Shape Sequential::input_shape() const { return impl_->net("Sequential::input_shape").input_shape; }
-Shape Sequential::output_shape() const { return impl_->net("Sequential::output_shape").output_shape; }
+Shape Sequential::input_shape() const { return impl("Sequential::input_shape").net("Sequential::input_shape").input_shape; }
+Shape Sequential::output_shape() const {
+    return impl("Sequential::output_shape").net("Sequential::output_shape").output_shape;
+}
 
 const Optimizer& Sequential::optimizer() const {
-    impl_->check_compiled("Sequential::optimizer");
-    return *impl_->optimizer;
+    const Impl& m = impl("Sequential::optimizer");
+    m.check_compiled("Sequential::optimizer");
+    return *m.optimizer;
 }
 std::vector<std::string> Sequential::metrics_names() const {
+    const Impl& m = impl("Sequential::metrics_names");
     std::vector<std::string> names{"loss"};
-    names.insert(names.end(), impl_->metric_names.begin(), impl_->metric_names.end());
+    names.insert(names.end(), m.metric_names.begin(), m.metric_names.end());
     return names;
 }
 
 const Loss& Sequential::loss() const {
-    impl_->check_compiled("Sequential::loss");
-    return *impl_->loss;
+    const Impl& m = impl("Sequential::loss");
+    m.check_compiled("Sequential::loss");
+    return *m.loss;
 }
+
+std::map<std::string, std::string>& Sequential::metadata() { return impl("Sequential::metadata").metadata; }
+const std::map<std::string, std::string>& Sequential::metadata() const { return impl("Sequential::metadata").metadata; }
 
 }  // namespace recur

@@ -3,6 +3,7 @@
 // stream code that read and restore them.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,6 +15,8 @@
 #include "layers/layer_pass.hpp"
 #include "model/metrics.hpp"
 #include "model/network.hpp"
+#include "model/occupancy.hpp"
+#include "random.hpp"
 
 namespace recur {
 
@@ -28,24 +31,29 @@ struct Sequential::Impl {
     std::vector<detail::Metric> metrics;     // resolved against the output by prepare()
     std::optional<detail::Network> network;  // set once every layer knows its input shape
     Tensor params, grads;                    // flat, Keras order
-    Tensor last_finite_params;               // the weights before the step in progress
+    // Made anew by every build: a Stream keeps a weak reference, so that it can tell when
+    // the buffers it reads have been replaced (or the model destroyed).
+    std::shared_ptr<const int> layout;
     detail::Workspace train_ws, validation_ws;
     mutable detail::WorkspacePool inference_workspaces;  // predict's and evaluate's
     std::vector<std::size_t> batch_rows;     // 0, 1, 2, ...: train_on_batch gathers its batch in order
     std::size_t epochs_done = 0;
+    detail::Generator generator{detail::draw_seed()};  // this model's initialisation and shuffles
+    std::map<std::string, std::string> metadata;       // the caller's, kept in the model file
+    mutable detail::Occupancy occupancy;
 
     // Lays the weights of every layer end to end in one buffer, keeping the values of layers
-    // that already have weights and initialising the others.
-    void build();
+    // that already have weights and initialising the others. `call` names the user's call.
+    void build(const std::string& call);
     // Gives layer `from` onwards their input shapes from the layer before, then builds.
-    void propagate_shapes(std::size_t from, const char* call);
-    const detail::Network& net(const char* call) const;
+    void propagate_shapes(std::size_t from, const std::string& call);
+    const detail::Network& net(const std::string& call) const;
 
     // Checks x against the model (building it from x's shape on first use).
-    void check_x(const Tensor& x, const char* call);
+    void check_x(const Tensor& x, const std::string& call);
     // Checks y against x, the output and the loss; resolves the metrics.
-    void check_y(const Tensor& x, const Tensor& y, const char* call);
-    void check_compiled(const char* call) const;
+    void check_y(const Tensor& x, const Tensor& y, const std::string& call);
+    void check_compiled(const std::string& call) const;
 
     // Output rows of a batch: one per sample, or one per timestep for sequence outputs.
     std::size_t output_rows(std::size_t batch) const;
@@ -53,15 +61,24 @@ struct Sequential::Impl {
     bool loss_fuses_output_activation() const;
     float loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const;
 
-    // One optimizer step on the batch already gathered into ws; returns the loss before it.
-    // A non-finite loss, or an update that makes a weight non-finite, leaves the weights as
-    // they were and returns the non-finite value (NaN for an undone update).
-    float train_step(detail::Workspace& ws, std::size_t batch);
+    // One optimizer step on the batch already gathered into ws. When the loss, a gradient
+    // or the update is not finite, the weights and the optimizer are left as they were and
+    // `failure` says which (else it is empty).
+    struct Step {
+        float loss;  // before the update
+        std::string failure;
+    };
+    Step train_step(detail::Workspace& ws, std::size_t batch);
+    // "layer/weight" of the flat parameter at `index`.
+    std::string weight_name(std::size_t index) const;
     // The mean loss and the mean of every metric over the given samples, batch by batch.
     std::vector<float> evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
-                                     std::span<const std::size_t> rows, std::size_t batch_size) const;
+                                     std::span<const std::size_t> rows, std::size_t batch_size,
+                                     const std::string& call) const;
+    // Sequential::stream's work, once the model is held.
+    Stream make_stream(std::size_t batch, const std::string& call) const;
     // The same over all of x, after checking the call's arguments as `call`.
-    std::vector<float> evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size, const char* call);
+    std::vector<float> evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size, const std::string& call);
 };
 
 }  // namespace recur

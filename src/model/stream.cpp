@@ -4,10 +4,13 @@
 #include <recur/stream.hpp>
 
 #include <algorithm>
+#include <cmath>
 
+#include "errors.hpp"
 #include "kernels/kernels.hpp"
 #include "layers/dense.hpp"
 #include "model/sequential_impl.hpp"
+#include "tensor/sizes.hpp"
 
 namespace recur {
 
@@ -22,6 +25,17 @@ struct Stream::Impl {
     };
     std::size_t batch;
     std::vector<Stage> stages;
+    // The model's buffers as they were when the stream was made: expired once the model is
+    // rebuilt (a layer added), replaced or destroyed, after which the weights pointers dangle.
+    std::weak_ptr<const int> layout;
+
+    // The stream, after checking that it is usable from `call`.
+    Impl& usable(const char* call) {
+        if (layout.expired())
+            throw Error(std::string(call) + ": the model this stream was made from has been rebuilt, replaced or "
+                                            "destroyed since; make a new stream from the model as it is now");
+        return *this;
+    }
 };
 
 Stream::Stream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -29,18 +43,39 @@ Stream::Stream(Stream&&) noexcept = default;
 Stream& Stream::operator=(Stream&&) noexcept = default;
 Stream::~Stream() = default;
 
-std::size_t Stream::batch() const { return impl_->batch; }
-std::size_t Stream::input_features() const { return impl_->stages.front().in; }
+Stream::Impl& Stream::impl(const char* call) const {
+    if (!impl_) throw Error(std::string(call) + ": this stream was moved from; use the stream it was moved to");
+    return *impl_;
+}
+
+std::size_t Stream::batch() const { return impl("Stream::batch").batch; }
+std::size_t Stream::input_features() const { return impl("Stream::input_features").stages.front().in; }
 
 void Stream::reset() {
-    for (auto& stage : impl_->stages) std::fill(stage.state.begin(), stage.state.end(), 0.0f);
+    for (auto& stage : impl("Stream::reset").usable("Stream::reset").stages)
+        std::fill(stage.state.begin(), stage.state.end(), 0.0f);
 }
 
 TensorView Stream::step(const float* x_t) {
+    constexpr const char* call = "Stream::step";
+    Impl& m = impl(call).usable(call);
+    if (!x_t) throw Error(std::string(call) + ": expected the inputs of one timestep, got a null pointer");
     const auto& k = kernels::active();
-    const std::size_t B = impl_->batch;
+    const std::size_t B = m.batch, D = m.stages.front().in;
+    if (const auto* embedding = dynamic_cast<const Embedding*>(m.stages.front().layer)) {
+        for (std::size_t b = 0; b < B; ++b)
+            if (!(x_t[b] >= 0.0f) || x_t[b] != std::floor(x_t[b]) || x_t[b] >= static_cast<float>(embedding->input_dim()))
+                throw Error(std::string(call) + ": layer '" + embedding->name() + "' expects whole-number ids in [0, " +
+                            std::to_string(embedding->input_dim()) + "), got " + std::to_string(x_t[b]) +
+                            " for sequence " + std::to_string(b));
+    } else {
+        for (std::size_t i = 0; i < B * D; ++i)
+            if (!std::isfinite(x_t[i]))
+                throw Error(std::string(call) + ": the inputs must be finite, but input " + std::to_string(i) +
+                            " is " + std::to_string(x_t[i]));
+    }
     const float* input = x_t;
-    for (auto& s : impl_->stages) {
+    for (auto& s : m.stages) {
         if (const auto* rnn = dynamic_cast<const SimpleRNN*>(s.layer)) {
             const std::size_t D = s.in, H = s.out;
             const float* w = s.weights;
@@ -61,30 +96,37 @@ TensorView Stream::step(const float* x_t) {
             input = s.scratch.data();
         }
     }
-    return TensorView(input, Shape{B, impl_->stages.back().out});
+    return TensorView(input, Shape{B, m.stages.back().out});
 }
 
 Stream Sequential::stream(std::size_t batch) const {
-    const Impl& m = *impl_;
-    const detail::Network& net = m.net("Sequential::stream");
-    if (batch == 0) throw Error("Sequential::stream: expected batch >= 1, got 0");
+    const std::string call = "Sequential::stream";
+    const Impl& m = impl("Sequential::stream");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, call);
+    return detail::api_call(call, [&] { return m.make_stream(batch, call); });
+}
+
+Stream Sequential::Impl::make_stream(std::size_t batch, const std::string& call) const {
+    const Impl& m = *this;
+    const detail::Network& net = m.net(call);
+    detail::check_count(batch, detail::kMaxDimension, call, "batch");
     if (net.input_timesteps == 1 && net.input_shape.rank() != 2)
-        throw Error("Sequential::stream: expected a model whose input is a sequence, got input " +
-                    net.input_shape.str_with_batch());
+        throw Error(call + ": expected a model whose input is a sequence, got input " + net.input_shape.str_with_batch());
     auto impl = std::make_unique<Stream::Impl>();
     impl->batch = batch;
+    impl->layout = m.layout;
     for (std::size_t l = 0; l < m.layers.size(); ++l) {
         const Layer& layer = *m.layers[l];
         Stream::Impl::Stage stage{&layer, m.params.data() + net.offsets[l], layer.input_shape().back(),
                                   layer.output_shape().back(), Tensor(), Tensor(), Tensor()};
         if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer)) {
             if (rnn->go_backwards())
-                throw Error("Sequential::stream: layer '" + layer.name() +
+                throw Error(call + ": layer '" + layer.name() +
                             "' has go_backwards on; it needs the whole sequence before its first output");
             stage.state = Tensor(Shape{batch, stage.out});
             stage.next_state = Tensor(Shape{batch, stage.out});
         } else if (!dynamic_cast<const Dense*>(&layer) && !dynamic_cast<const Embedding*>(&layer)) {
-            throw Error(std::string("Sequential::stream: layer type ") + layer.type_name() + " cannot stream");
+            throw Error(call + ": layer type " + layer.type_name() + " cannot stream");
         }
         stage.scratch = Tensor(Shape{batch, stage.out});
         impl->stages.push_back(std::move(stage));

@@ -2,7 +2,10 @@
 #include <recur/optimizers.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "kernels/kernels.hpp"
@@ -56,7 +59,13 @@ void Optimizer::reset() {
     state_.clear();
 }
 
-void Optimizer::set_state(std::span<const float> state, std::size_t iterations) {
+void Optimizer::set_state(std::span<const float> state, std::size_t iterations, std::size_t params) {
+    const std::string call = std::string(name()) + "::set_state";
+    if (!state.empty() && state.size() != state_floats(params))
+        throw Error(call + ": expected " + std::to_string(state_floats(params)) + " floats of state for " +
+                    std::to_string(params) + " parameters (or none), got " + std::to_string(state.size()));
+    if (!std::all_of(state.begin(), state.end(), [](float v) { return std::isfinite(v); }))
+        throw Error(call + ": expected a finite state, but it holds NaN or Inf");
     state_.assign(state.begin(), state.end());
     iterations_ = iterations;
 }
@@ -80,16 +89,48 @@ void Optimizer::clip(std::span<float> grads, std::span<const std::size_t> variab
         for (float& g : grads) g = std::clamp(g, -clipvalue_, clipvalue_);
 }
 
-void Optimizer::apply_gradients(std::span<float> params, std::span<float> grads,
-                                std::span<const std::size_t> variable_sizes) {
+namespace {
+bool all_finite(std::span<const float> values) {
+    std::atomic<bool> finite{true};
+    in_pieces(values.size(), [&](std::size_t i, std::size_t count) {
+        // NaN and Inf are the floats whose exponent bits are all ones; the largest magnitude
+        // as an integer tells, in a loop the compiler vectorises.
+        std::uint32_t largest = 0;
+        for (std::size_t j = i; j < i + count; ++j)
+            largest = std::max(largest, std::bit_cast<std::uint32_t>(values[j]) & 0x7fffffffu);
+        if (largest >= 0x7f800000u) finite.store(false, std::memory_order_relaxed);
+    });
+    return finite.load(std::memory_order_relaxed);
+}
+void copy(std::vector<float>& to, std::span<const float> from) {
+    to.resize(from.size());
+    in_pieces(from.size(), [&](std::size_t i, std::size_t count) { std::copy_n(from.data() + i, count, to.data() + i); });
+}
+}  // namespace
+
+StepOutcome Optimizer::apply_gradients(std::span<float> params, std::span<float> grads,
+                                       std::span<const std::size_t> variable_sizes) {
     if (params.size() != grads.size())
         throw Error(std::string(name()) + "::apply_gradients: expected as many gradients as parameters (" +
                     std::to_string(params.size()) + "), got " + std::to_string(grads.size()));
+    std::size_t variables = 0;
+    for (std::size_t n : variable_sizes) variables += n;
+    if (variables != params.size())
+        throw Error(std::string(name()) + "::apply_gradients: expected variable sizes that add up to the " +
+                    std::to_string(params.size()) + " parameters, got " + std::to_string(variables));
+    if (!all_finite(grads)) return StepOutcome::nonfinite_gradient;
     const std::size_t state_size = state_per_param() * params.size();
     if (state_.size() != state_size) state_.assign(state_size, 0.0f);
+    copy(saved_params_, params);
+    copy(saved_state_, state_);
     clip(grads, variable_sizes);
     ++iterations_;
     update(params.data(), grads.data(), state_.data(), params.size(), iterations_);
+    if (all_finite(params) && all_finite(state_)) return StepOutcome::applied;
+    std::copy(saved_params_.begin(), saved_params_.end(), params.begin());
+    std::swap(state_, saved_state_);
+    --iterations_;
+    return StepOutcome::nonfinite_update;
 }
 
 SGD& SGD::momentum(float value) {

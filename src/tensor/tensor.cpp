@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <ostream>
 #include <sstream>
+#include <utility>
+
+#include "tensor/sizes.hpp"
 
 namespace recur {
 
@@ -14,7 +18,9 @@ namespace recur {
 
 std::size_t Shape::elements() const {
     std::size_t n = 1;
-    for (std::size_t d : *this) n *= d;
+    for (std::size_t d : *this)
+        if (__builtin_mul_overflow(n, d, &n))
+            throw Error("Shape: " + str() + " has more elements than a size_t can count");
     return n;
 }
 
@@ -161,15 +167,35 @@ std::ostream& operator<<(std::ostream& os, const Tensor& tensor) { return os << 
 void Tensor::AlignedFree::operator()(float* p) const { ::operator delete[](p, std::align_val_t(64)); }
 
 namespace {
-float* allocate_aligned(std::size_t n) {
-    // 64 bytes: one cache line, and the width of an AVX-512 register.
-    return static_cast<float*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(float),
-                                                std::align_val_t(64)));
+float* allocate_aligned(const Shape& shape) {
+    const std::size_t n = shape.elements();
+    const auto fail = [&](const char* why) {
+        char gib[32];
+        std::snprintf(gib, sizeof gib, "%.3g", static_cast<double>(n) * sizeof(float) / (1 << 30));
+        return Error("Tensor: cannot allocate " + std::to_string(n) + " floats (" + gib + " GiB) for shape " +
+                     shape.str() + ": " + why);
+    };
+    if (n > detail::kMaxFloats) throw fail("more than memory can address");
+    try {
+        // 64 bytes: one cache line, and the width of an AVX-512 register.
+        return static_cast<float*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(float), std::align_val_t(64)));
+    } catch (const std::bad_alloc&) {
+        throw fail("out of memory");
+    }
 }
 }  // namespace
 
-Tensor::Tensor(Shape shape) : shape_(std::move(shape)), data_(allocate_aligned(shape_.elements())) {
+Tensor::Tensor(Shape shape) : shape_(std::move(shape)), data_(allocate_aligned(shape_)) {
     std::fill_n(data_.get(), shape_.elements(), 0.0f);
+}
+
+Tensor::Tensor(Tensor&& other) noexcept
+    : shape_(std::exchange(other.shape_, Shape{std::size_t{0}})), data_(std::move(other.data_)) {}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+    shape_ = std::exchange(other.shape_, Shape{std::size_t{0}});
+    data_ = std::move(other.data_);
+    return *this;
 }
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : Tensor(std::move(shape)) {
@@ -181,7 +207,7 @@ Tensor::Tensor(Shape shape, std::vector<float> values) : Tensor(std::move(shape)
 
 Tensor::Tensor(const Tensor& other) : shape_(other.shape_) {
     if (other.data_) {
-        data_.reset(allocate_aligned(size()));
+        data_.reset(allocate_aligned(shape_));
         std::copy(other.begin(), other.end(), data_.get());
     }
 }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <recur/recur.hpp>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -55,7 +57,7 @@ const fs::path& work_dir() {
     return dir;
 }
 
-Run recur(const std::string& args) {
+Run run_cli(const std::string& args) {
     const fs::path& dir = work_dir();
     const std::string command = "cd '" + dir.string() + "' && '" RECUR_CLI "' " + args + " >stdout.txt 2>stderr.txt";
     const int raw = std::system(command.c_str());
@@ -74,7 +76,7 @@ double reported(const std::string& out, const std::string& label) {
 }
 
 const Run& trained() {
-    static const Run run = recur(
+    static const Run run = run_cli(
         "train --csv series.csv --column value --window 20 --units 16 --epochs 40 --seed 1 "
         "--out model.safetensors --history history.csv --plot curves.svg");
     return run;
@@ -98,10 +100,10 @@ TEST_CASE("recur train fits a smooth series better than persistence and writes i
     CHECK(persistence == doctest::Approx(std::sqrt(squares / 76)).epsilon(1e-5));
 
     const fs::path& dir = work_dir();
-    CHECK(fs::file_size(dir / "model.safetensors") > 0);
-    const std::string scaler = slurp(dir / "model.safetensors.json");
-    CHECK(scaler.find("\"data_min\"") != std::string::npos);
-    CHECK(scaler.find("\"column\": \"value\"") != std::string::npos);
+    const auto metadata = recur::load_model((dir / "model.safetensors").string()).metadata();
+    CHECK(metadata.at("scaler") == "MinMaxScaler");
+    CHECK(metadata.at("column") == "value");
+    CHECK(!fs::exists(dir / "model.safetensors.json"));  // no sidecar to get out of step
 
     const std::string history = slurp(dir / "history.csv");
     CHECK(history.starts_with("epoch,loss,val_loss\n1,"));
@@ -123,17 +125,17 @@ TEST_CASE("recur train fits the scaler on the training part only") {
     ramp << "x\n";
     for (int i = 0; i < 100; ++i) ramp << i << "\n";
     ramp.close();
-    const Run run = recur("train --csv ramp.csv --column x --window 5 --epochs 1 --out ramp.safetensors");
+    const Run run = run_cli("train --csv ramp.csv --column x --window 5 --epochs 1 --out ramp.safetensors");
     REQUIRE_MESSAGE(run.status == 0, run.err);
     CHECK(run.out.find("validation RMSE over 19 windows") != std::string::npos);
-    const std::string scaler = slurp(work_dir() / "ramp.safetensors.json");
-    CHECK_MESSAGE(scaler.find("\"data_max\": 80.0") != std::string::npos, scaler);
-    CHECK_MESSAGE(scaler.find("\"data_min\": 0.0") != std::string::npos, scaler);
+    const auto metadata = recur::load_model((work_dir() / "ramp.safetensors").string()).metadata();
+    CHECK(metadata.at("scaler_data_max") == "80");
+    CHECK(metadata.at("scaler_data_min") == "0");
 }
 
 TEST_CASE("recur predict and recur summary read the saved model") {
     REQUIRE(trained().status == 0);
-    const Run to_file = recur("predict --model model.safetensors --csv series.csv --column value --out predictions.csv");
+    const Run to_file = run_cli("predict --model model.safetensors --csv series.csv --column value --out predictions.csv");
     REQUIRE_MESSAGE(to_file.status == 0, to_file.err);
     CHECK(to_file.out.starts_with("wrote 381 predictions to predictions.csv"));
 
@@ -156,21 +158,21 @@ TEST_CASE("recur predict and recur summary read the saved model") {
     CHECK(last.starts_with("400,,"));
     CHECK(worst < 1.5);
 
-    const Run to_stdout = recur("predict --model model.safetensors --csv series.csv --column value");
+    const Run to_stdout = run_cli("predict --model model.safetensors --csv series.csv --column value");
     CHECK(to_stdout.status == 0);
     CHECK(to_stdout.out == slurp(work_dir() / "predictions.csv"));
 
-    const Run summary = recur("summary --model model.safetensors");
+    const Run summary = run_cli("summary --model model.safetensors");
     CHECK(summary.status == 0);
     CHECK(summary.out.find("simple_rnn (SimpleRNN)      (None, 16)                288") != std::string::npos);
     CHECK(summary.out.find("Total params: 305") != std::string::npos);
 }
 
 TEST_CASE("recur demo and recur bench run") {
-    const Run demo = recur("demo");
+    const Run demo = run_cli("demo");
     CHECK(demo.status == 0);
     CHECK(demo.out.find("every prediction within 0.05 of its target") != std::string::npos);
-    const Run bench = recur("bench");
+    const Run bench = run_cli("bench");
     CHECK(bench.status == 0);
     CHECK(bench.out.find("train_on_batch") != std::string::npos);
     CHECK(bench.out.find("(32, 28, 28, 128, 10)") != std::string::npos);
@@ -191,19 +193,24 @@ TEST_CASE("every bad input is one line on stderr and a non-zero exit") {
         {train + "--window 399", "--val-split 0.2 of the 1 windows"},
         {train + "--window 5 --val-split 1", "recur train: --val-split must be in [0, 1), got 1"},
         {train + "--window 5 --val-split -0.5", "--val-split must be in [0, 1), got -0.5"},
-        {train + "--window 0", "recur train: --window: expected a number > 0, got 0"},
-        {train + "--window 5 --epochs many", "--epochs: expected a number > 0, got many"},
-        {train + "--window 5 --lr -1", "--lr: expected a number > 0, got -1"},
+        {train + "--window 0", "recur train: --window: expected a whole number > 0, got 0"},
+        {train + "--window 5 --epochs many", "--epochs: expected a whole number > 0, got many"},
+        {train + "--window 5 --epochs 2.5", "--epochs: expected a whole number > 0, got 2.5"},
+        {train + "--window 5 --units -1", "--units: expected a whole number > 0, got -1"},
+        {train + "--window 5 --seed -1", "--seed: expected a whole number >= 0, got -1"},
+        {train + "--window 5 --lr -1", "--lr: expected a finite number > 0, got -1"},
+        {train + "--window 5 --lr inf", "--lr: expected a finite number > 0, got inf"},
+        {train + "--window 5 --lr nan", "--lr: expected a finite number > 0, got nan"},
         {train, "recur train: --window is required"},
         {train + "--window 5 --colour red", "recur train: The following arguments were not expected: red --colour"},
         {"", "recur: A subcommand is required"},
         {"predict --model nothing.safetensors --csv series.csv --column value", "recur predict: "},
-        {"predict --model series.csv --csv series.csv --column value", "recur predict: safetensors 'series.csv'"},
+        {"predict --model series.csv --csv series.csv --column value", "recur predict: load_model: 'series.csv'"},
         {"summary --model nothing.safetensors", "recur summary: "},
     };
     for (const auto& c : cases) {
         CAPTURE(c.args);
-        const Run run = recur(c.args);
+        const Run run = run_cli(c.args);
         CHECK(run.status > 0);  // not 0, and not a crash
         CHECK(count_lines(run.err) == 1);
         CHECK(run.err.ends_with("\n"));

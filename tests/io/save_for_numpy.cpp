@@ -22,6 +22,6 @@ int main(int argc, char** argv) {
     model.fit(x, y, recur::FitOptions().epochs(5).verbose(0));
     model.save(dir + "/model.safetensors");
     const recur::Tensor prediction = model.predict(x);
-    recur::detail::write_safetensors(dir + "/batch.safetensors", {{"x", &x}, {"prediction", &prediction}}, {});
+    recur::detail::write_safetensors(dir + "/batch.safetensors", {{"x", &x}, {"prediction", &prediction}}, {}, "save_for_numpy");
     return 0;
 }

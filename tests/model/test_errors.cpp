@@ -102,7 +102,7 @@ TEST_CASE("layer options are checked when set") {
                          "SimpleRNN::input_shape: layer 'x' expects 2 dimensions per sample (batch axis left out), got (5,)",
                          Error);
     CHECK_THROWS_WITH_AS(SimpleRNN(3).input_shape({0, 1}), doctest::Contains("dimensions >= 1, got (0, 1)"), Error);
-    CHECK_THROWS_WITH_AS(recur::set_num_threads(0), doctest::Contains("expected at least 1 thread, got 0"), Error);
+    CHECK_THROWS_WITH_AS(recur::set_num_threads(0), doctest::Contains("set_num_threads: expected threads >= 1, got 0"), Error);
     CHECK_THROWS_WITH_AS(Sequential().summary(), doctest::Contains("the model has no input shape yet"), Error);
     CHECK_THROWS_WITH_AS(Sequential().layer(0), doctest::Contains("index 0 is out of range for a model with 0 layers"), Error);
 }

@@ -27,8 +27,8 @@ std::pair<Tensor, Tensor> sine_data() {
     return recur::sliding_windows(series, 10);
 }
 
-Sequential relu_model(const recur::Optimizer& optimizer) {
-    recur::manual_seed(3);
+Sequential relu_model(const recur::Optimizer& optimizer, std::uint64_t seed = 3) {
+    recur::manual_seed(seed);
     Sequential model;
     model.add(recur::SimpleRNN(16).activation("relu").input_shape({10, 1}));
     model.add(recur::Dense(1));
@@ -72,16 +72,20 @@ TEST_CASE("a loss that becomes NaN stops fit with the weights from before the fa
     CHECK(kept == before);
 }
 
-TEST_CASE("clipnorm tames the exploding gradients of a run that diverges without it") {
+TEST_CASE("clipnorm keeps a too-fast SGD run stable where the unclipped run blows up or stalls") {
     auto [X, Y] = sine_data();
     const auto options = recur::FitOptions().epochs(100).batch_size(10).verbose(0);
-    Sequential unclipped = relu_model(recur::SGD().learning_rate(0.5f).momentum(0.9f));
-    CHECK(unclipped.fit(X, Y, options).terminated_on_nan);
-    Sequential clipped = relu_model(recur::SGD().learning_rate(0.5f).momentum(0.9f).clipnorm(0.1f));
-    const auto history = clipped.fit(X, Y, options);
-    CHECK_FALSE(history.terminated_on_nan);
-    CHECK(history.loss.back() < 0.02f);
-    CHECK(history.loss.back() < history.loss.front() / 10);
+    for (std::uint64_t seed = 3; seed <= 7; ++seed) {
+        CAPTURE(seed);
+        Sequential unclipped = relu_model(recur::SGD().learning_rate(0.5f).momentum(0.9f), seed);
+        const auto wild = unclipped.fit(X, Y, options);
+        CHECK((wild.terminated_on_nan || wild.loss.back() > 0.3f));
+        Sequential clipped = relu_model(recur::SGD().learning_rate(0.5f).momentum(0.9f).clipnorm(0.1f), seed);
+        const auto history = clipped.fit(X, Y, options);
+        CHECK_FALSE(history.terminated_on_nan);
+        CHECK(history.loss.back() < 0.05f);
+        CHECK(history.loss.back() < history.loss.front() / 5);
+    }
 }
 
 TEST_CASE("a save interrupted at any point leaves the previous file intact and loadable") {

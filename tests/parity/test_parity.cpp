@@ -124,7 +124,7 @@ TEST_CASE("PyTorch parity on every fixture, every instruction set, 1 and 2 threa
                 CAPTURE(isa);
                 CAPTURE(threads);
                 CAPTURE(path.filename().string());
-                check_fixture(recur::detail::read_safetensors(path.string()));
+                check_fixture(recur::detail::read_safetensors(path.string(), "test"));
             }
         }
     recur::kernels::set_active(table_before);

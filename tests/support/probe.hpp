@@ -21,7 +21,7 @@ public:
         : net_(chain(model)), loss_(loss), x_(std::move(x)), y_(std::move(y)),
           weights_(const_cast<float*>(recur::detail::LayerAccess::weights(model.layer(0)))),
           batch_(x_.shape()[0]) {
-        ws_.reserve(net_, batch_);
+        ws_.reserve(net_, batch_, "Probe");
         std::vector<std::size_t> rows(batch_);
         std::iota(rows.begin(), rows.end(), 0);
         recur::detail::gather_time_major(ws_.x, x_, rows, net_.input_timesteps);
@@ -63,23 +63,33 @@ private:
 
 // Central differences with step h; float32 losses of order 1 make errors of about
 // 1e-7 / h plus h^2 terms, so agreement to 1e-3 absolute plus 2% relative is a real check.
+// Where relu's kink (or a clipped probability) lies within h of a weight's value the central
+// difference straddles it; a quarter of the step, still well above the rounding noise, is
+// then tried before the weight is counted wrong.
 inline void check_gradients(Sequential& model, const recur::Loss& loss, const Tensor& x, const Tensor& y) {
     Probe probe(model, loss, x, y);
     std::vector<float> analytic;
     probe.loss(&analytic);
-    const float h = 2e-3f;
     float* w = probe.weights();
-    std::size_t checked = 0;
-    for (std::size_t i = 0; i < probe.param_count(); ++i) {
+    auto numeric = [&](std::size_t i, float h) {
         const float saved = w[i];
         w[i] = saved + h;
         const double up = probe.loss();
         w[i] = saved - h;
         const double down = probe.loss();
         w[i] = saved;
-        const double numeric = (up - down) / (2.0 * h);
+        return (up - down) / (2.0 * h);
+    };
+    auto agrees = [&](std::size_t i, double estimate) {
+        return std::abs(analytic[i] - estimate) <= 1e-3 + 2e-2 * std::abs(estimate);
+    };
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < probe.param_count(); ++i) {
+        const double coarse = numeric(i, 2e-3f);
+        const double fine = agrees(i, coarse) ? coarse : numeric(i, 5e-4f);
         CAPTURE(i);
-        CHECK(std::abs(analytic[i] - numeric) <= 1e-3 + 2e-2 * std::abs(numeric));
+        CAPTURE(coarse);
+        CHECK(agrees(i, fine));
         ++checked;
     }
     CHECK(checked == probe.param_count());

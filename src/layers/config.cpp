@@ -1,0 +1,74 @@
+#include "layers/config.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <recur/error.hpp>
+
+#include "tensor/sizes.hpp"
+
+namespace recur::detail {
+
+ConfigReader::ConfigReader(const nlohmann::json& config, std::string where) : config_(config), where_(std::move(where)) {
+    if (!config_.is_object()) throw Error(where_ + ": expected a JSON object, got " + config_.type_name());
+}
+
+bool ConfigReader::has(const char* key) const { return config_.contains(key); }
+
+const nlohmann::json& ConfigReader::at(const char* key) const {
+    if (!config_.contains(key)) throw Error(where_ + ": expected a value for \"" + key + "\", found none");
+    return config_.at(key);
+}
+
+void ConfigReader::refuse(const char* key, const std::string& expected) const {
+    // A scalar as JSON in ASCII, safe in any message; a list or object (which may nest
+    // deeper than a recursive printer's stack) by its kind.
+    const nlohmann::json& value = at(key);
+    std::string given = value.is_array() ? "a list" : value.is_object() ? "an object" : value.dump(-1, ' ', true);
+    if (given.size() > 40) given = given.substr(0, 40) + "...";
+    throw Error(where_ + ": expected \"" + key + "\" to be " + expected + ", got " + given);
+}
+
+std::size_t ConfigReader::count(const char* key, std::size_t min, std::size_t max) const {
+    const nlohmann::json& value = at(key);
+    const std::string expected = "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+    if (!value.is_number_unsigned()) refuse(key, expected);
+    const auto n = value.get<std::uint64_t>();
+    if (n < min || n > max) refuse(key, expected);
+    return static_cast<std::size_t>(n);
+}
+
+bool ConfigReader::boolean(const char* key) const {
+    if (!at(key).is_boolean()) refuse(key, "true or false");
+    return at(key).get<bool>();
+}
+
+std::string ConfigReader::string(const char* key) const {
+    if (!at(key).is_string()) refuse(key, "a string");
+    return at(key).get<std::string>();
+}
+
+float ConfigReader::number(const char* key) const {
+    const nlohmann::json& value = at(key);
+    if (!value.is_number()) refuse(key, "a number");
+    const double x = value.get<double>();
+    if (!std::isfinite(x) || std::abs(x) > std::numeric_limits<float>::max()) refuse(key, "a finite float");
+    return static_cast<float>(x);
+}
+
+Shape ConfigReader::shape(const char* key) const {
+    const nlohmann::json& value = at(key);
+    const std::string expected = "a list of at most " + std::to_string(Shape::kMaxRank) +
+                                 " whole numbers from 1 to " + std::to_string(kMaxDimension);
+    if (!value.is_array() || value.size() > Shape::kMaxRank) refuse(key, expected);
+    std::vector<std::size_t> dims;
+    for (const auto& d : value) {
+        if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 || d.get<std::uint64_t>() > kMaxDimension)
+            refuse(key, expected);
+        dims.push_back(static_cast<std::size_t>(d.get<std::uint64_t>()));
+    }
+    return Shape(dims);
+}
+
+}  // namespace recur::detail
