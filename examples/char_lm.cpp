@@ -20,6 +20,8 @@
 
 #include <recur/recur.hpp>
 
+#include "flags.hpp"
+
 namespace {
 
 constexpr std::size_t kSteps = 64;    // characters per training sequence
@@ -103,28 +105,21 @@ std::string indented(const std::string& text) {
     return out;
 }
 
-int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [TEXT] [--epochs N] [--temperature T] [--units H] [--prompt TEXT]\n", argv0);
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
     std::string path = "/usr/share/common-licenses/GPL-3", prompt = "The ";
     std::size_t epochs = 10, units = 128;
     double temperature = 0.7;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg.rfind("--", 0) != 0) { path = arg; continue; }
-        if (i + 1 >= argc) return usage(argv[0]);
-        if (arg == "--epochs") epochs = std::strtoul(argv[++i], nullptr, 10);
-        else if (arg == "--units") units = std::strtoul(argv[++i], nullptr, 10);
-        else if (arg == "--temperature") temperature = std::strtod(argv[++i], nullptr);
-        else if (arg == "--prompt") prompt = argv[++i];
-        else return usage(argv[0]);
-    }
-    if (epochs == 0 || units == 0 || !(temperature > 0) || prompt.empty()) return usage(argv[0]);
+    CLI::App app{"A character-level language model: SimpleRNN over one-hot characters, scored in bits per character",
+                 "recur-char-lm"};
+    app.add_option("text", path, "Text file to learn (the last 10% is held out)")->capture_default_str();
+    app.add_option("--epochs", epochs, "Epochs")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--units", units, "SimpleRNN units")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--temperature", temperature, "Sampling temperature")->capture_default_str()->check(recur_examples::positive);
+    app.add_option("--prompt", prompt, "Text the sample starts from")->capture_default_str()->check(
+        [](const std::string& text) { return text.empty() ? std::string("expected a non-empty prompt") : std::string(); });
+    CLI11_PARSE(app, argc, argv);
 
     std::ifstream file(path, std::ios::binary);
     if (!file) throw recur::Error("cannot read '" + path + "'");

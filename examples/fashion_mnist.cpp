@@ -12,17 +12,18 @@
 // The data is Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/).
 #include <recur/recur.hpp>
 
+#include "flags.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 namespace {
@@ -36,36 +37,26 @@ struct Options {
     std::string data = "/usr/share/datasets/fashion-mnist";
 };
 
-constexpr const char* kUsage =
-    "usage: recur-fashion-mnist [--epochs 10] [--threads N] [--lr 1e-3] [--decay 0.8] [--seed 42] "
-    "[--data /usr/share/datasets/fashion-mnist]";
-
-template <class T>
-T number(std::string_view option, std::string_view text) {
-    T value{};
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-        throw recur::Error(std::string(option) + " expects a number, got '" + std::string(text) + "'");
-    return value;
-}
-
-Options parse(int argc, char** argv) {
+// The options, checked as they are parsed; returns std::nullopt after --help or an error
+// (already reported, with `exit_code` set).
+std::optional<Options> parse(int argc, char** argv, int& exit_code) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::puts(kUsage);
-            std::exit(0);
-        }
-        if (i + 1 >= argc) throw recur::Error("expected a value after " + std::string(arg) + "\n" + kUsage);
-        const std::string_view value = argv[++i];
-        if (arg == "--data") o.data = value;
-        else if (arg == "--epochs") o.epochs = number<std::size_t>(arg, value);
-        else if (arg == "--threads") o.threads = number<std::size_t>(arg, value);
-        else if (arg == "--seed") o.seed = number<std::uint64_t>(arg, value);
-        else if (arg == "--lr") o.learning_rate = number<float>(arg, value);
-        else if (arg == "--decay") o.decay = number<float>(arg, value);
-        else throw recur::Error("unknown option " + std::string(arg) + "\n" + kUsage);
+    CLI::App app{"Keras's RNN on the rows of Fashion-MNIST images: SimpleRNN(128) + Dense(10, softmax)",
+                 "recur-fashion-mnist"};
+    using recur_examples::count, recur_examples::positive, recur_examples::whole_number;
+    app.add_option("--epochs", o.epochs, "Epochs")->capture_default_str()->check(count);
+    app.add_option("--threads", o.threads, "Threads (default: OpenMP's)")->check(count);
+    app.add_option("--lr", o.learning_rate, "Adam's initial learning rate")->capture_default_str()->check(positive);
+    app.add_option("--decay", o.decay, "The learning rate's factor from one epoch to the next")
+        ->capture_default_str()
+        ->check(positive);
+    app.add_option("--seed", o.seed, "Seed for the weights and the shuffles")->capture_default_str()->check(whole_number);
+    app.add_option("--data", o.data, "Directory of the four Fashion-MNIST IDX files")->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        exit_code = app.exit(e);
+        return std::nullopt;
     }
     return o;
 }
@@ -139,7 +130,9 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     try {
-        return run(parse(argc, argv));
+        int exit_code = 0;
+        const std::optional<Options> options = parse(argc, argv, exit_code);
+        return options ? run(*options) : exit_code;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "recur-fashion-mnist: %s\n", e.what());
         return 1;

@@ -16,6 +16,8 @@
 
 #include <recur/recur.hpp>
 
+#include "flags.hpp"
+
 namespace {
 
 constexpr std::size_t kWindow = 12;
@@ -74,25 +76,17 @@ double median(std::vector<double> v) {
     return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
-int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [--csv PATH] [--seeds N] [--epochs N]\n", argv0);
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
     std::string csv = RECUR_EXAMPLES_DATA "/sunspots.csv";
     std::size_t seeds = 5, epochs = 300;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (i + 1 >= argc) return usage(argv[0]);
-        if (arg == "--csv") csv = argv[++i];
-        else if (arg == "--seeds") seeds = std::strtoul(argv[++i], nullptr, 10);
-        else if (arg == "--epochs") epochs = std::strtoul(argv[++i], nullptr, 10);
-        else return usage(argv[0]);
-    }
-    if (seeds == 0 || epochs == 0) return usage(argv[0]);
+    CLI::App app{"Forecast yearly sunspot numbers with SimpleRNN(32), against persistence and a linear model",
+                 "recur-forecast"};
+    app.add_option("--csv", csv, "CSV with YEAR and SUNACTIVITY columns")->capture_default_str();
+    app.add_option("--seeds", seeds, "Seeds to train and score")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--epochs", epochs, "Epochs per seed")->capture_default_str()->check(recur_examples::count);
+    CLI11_PARSE(app, argc, argv);
 
     const recur::CsvTable table = recur::read_csv(csv);
     const std::vector<float> years = table.column("YEAR"), series = table.column("SUNACTIVITY");

@@ -9,9 +9,14 @@
 #include <recur/error.hpp>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "notebook.hpp"
 
 namespace {
+
+using recur_examples::count;
+using recur_examples::positive;
+using recur_examples::whole_number;
 
 // Errors are one line on stderr, whatever the message held.
 void print_error(const std::string& who, std::string message, const std::string& hint = "") {
@@ -19,30 +24,6 @@ void print_error(const std::string& who, std::string message, const std::string&
         if (c == '\n' || c == '\r') c = ' ';
     std::cerr << who << ": " << message << hint << '\n';
 }
-
-// CLI::PositiveNumber's message prints the whole range of a double; this one says what it wants.
-const CLI::Validator positive(
-    [](std::string& text) {
-        char* end = nullptr;
-        const double value = std::strtod(text.c_str(), &end);
-        return end != text.c_str() && *end == '\0' && value > 0 && std::isfinite(value)
-                   ? std::string()
-                   : "expected a finite number > 0, got " + text;
-    },
-    "POSITIVE");
-
-// Counts and seeds: digits only, since CLI11 would read "-1" into an unsigned option as 2^64 - 1
-// and "2.5" as 2.
-bool digits(const std::string& text) { return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos; }
-const CLI::Validator whole_number(
-    [](std::string& text) { return digits(text) ? std::string() : "expected a whole number >= 0, got " + text; },
-    "WHOLE");
-const CLI::Validator count(
-    [](std::string& text) {
-        return digits(text) && text.find_first_not_of('0') != std::string::npos ? std::string()
-                                                                                  : "expected a whole number > 0, got " + text;
-    },
-    "COUNT");
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <iterator>
 #include <set>
 
+#include "io/files.hpp"
+
 namespace recur {
 
 namespace {
@@ -107,9 +109,7 @@ CsvTable parse_csv(std::string_view text, std::string source) {
 }
 
 CsvTable read_csv(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-        throw Error("read_csv: '" + path + "' is a directory; expected a CSV file");
+    detail::check_readable_file(path, "read_csv", "a CSV file");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("read_csv: '" + path + "' cannot be opened: " + std::strerror(errno));
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -1,8 +1,9 @@
 // Chooses the kernel table once, at first use: RECUR_ISA if set, else the best
 // instruction set this CPU has. Compiled for baseline x86-64 like the rest of the library.
 #include <cstdlib>
-#include <stdexcept>
 #include <string>
+
+#include <recur/error.hpp>
 
 #include "kernels.hpp"
 
@@ -26,8 +27,8 @@ bool cpu_has(std::string_view isa) {
 const Table& choose() {
     if (const char* forced = std::getenv("RECUR_ISA"); forced && *forced) {
         if (const Table* table = find(forced)) return *table;
-        throw std::runtime_error(std::string("RECUR_ISA: expected one of avx512, avx2, sse2 that "
-                                             "this CPU supports, got '") + forced + "'");
+        throw Error(std::string("RECUR_ISA: expected one of avx512, avx2, sse2 that this CPU supports, got '") +
+                    forced + "'");
     }
     return *supported().front();
 }

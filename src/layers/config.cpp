@@ -1,5 +1,6 @@
 #include "layers/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -22,11 +23,13 @@ const nlohmann::json& ConfigReader::at(const char* key) const {
 }
 
 void ConfigReader::refuse(const char* key, const std::string& expected) const {
-    // A scalar as JSON in ASCII, safe in any message; a list or object (which may nest
-    // deeper than a recursive printer's stack) by its kind.
+    // As JSON in ASCII, safe in any message; a list only when it holds nothing but scalars,
+    // since a nested one could be deeper than a recursive printer's stack.
     const nlohmann::json& value = at(key);
-    std::string given = value.is_array() ? "a list" : value.is_object() ? "an object" : value.dump(-1, ' ', true);
-    if (given.size() > 40) given = given.substr(0, 40) + "...";
+    const bool flat = value.is_primitive() ||
+                      (value.is_array() && std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_primitive(); }));
+    std::string given = flat ? value.dump(-1, ' ', true) : value.is_array() ? "a nested list" : "an object";
+    if (given.size() > 60) given = given.substr(0, 60) + "...";
     throw Error(where_ + ": expected \"" + key + "\" to be " + expected + ", got " + given);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <limits>
 #include <numeric>
@@ -137,23 +138,32 @@ float Sequential::Impl::loss_value(const float* y_pred, const float* y_true, flo
                                           : loss->compute(y_pred, y_true, grad, rows, features);
 }
 
+namespace {
+// A float as Python prints it: nan (whatever its sign bit), inf, -inf, or %g.
+std::string as_text(float value) {
+    if (std::isnan(value)) return "nan";
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+}  // namespace
+
 Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
     const float* y_pred = detail::forward(n, ws, params.data(), batch);
     const float value = loss_value(y_pred, ws.y_true, ws.d_pred, batch);
-    if (!std::isfinite(value)) return {value, "the loss became " + std::to_string(value)};
+    if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
     switch (optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes)) {
         case StepOutcome::applied: return {value, ""};
         case StepOutcome::nonfinite_gradient: {
             const float* bad = std::find_if(grads.begin(), grads.end(), [](float g) { return !std::isfinite(g); });
             return {value, "the gradient of '" + weight_name(static_cast<std::size_t>(bad - grads.begin())) +
-                               "' became " + std::to_string(*bad)};
+                               "' became " + as_text(*bad)};
         }
         case StepOutcome::nonfinite_update: break;
     }
-    return {value, "the " + std::string(optimizer->name()) + " update (learning rate " +
-                       std::to_string(optimizer->learning_rate()) +
+    return {value, "the " + std::string(optimizer->name()) + " update (learning rate " + as_text(optimizer->learning_rate()) +
                        ") would have made a weight or the optimizer's state NaN or Inf, so it was undone"};
 }
 

@@ -1,0 +1,66 @@
+// Writes the model fuzzer's seed corpus: small model files that between them reach every
+// layer kind and option, every optimizer and loss, the user metadata and the checkpoint
+// path. Run from the repository root after a change to the model file format:
+//   build/tests/fuzz/make_model_seeds tests/fuzz/corpus/model
+#include <recur/recur.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_model_seeds DIR\n");
+        return 2;
+    }
+    const std::string dir = argv[1];
+    recur::manual_seed(1);
+    auto sine = [](recur::Shape shape) {
+        recur::Tensor t(shape);
+        for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = std::sin(0.37f * static_cast<float>(i));
+        return t;
+    };
+
+    recur::Sequential rnn_dense;  // the seed tutorial's shape, with a softmax head
+    rnn_dense.add(recur::SimpleRNN(3).input_shape({4, 2}));
+    rnn_dense.add(recur::Dense(2).activation("softmax"));
+    rnn_dense.compile(recur::Adam(), recur::SparseCategoricalCrossentropy(), {"accuracy"});
+    rnn_dense.save(dir + "/rnn_dense.safetensors");
+
+    recur::Sequential stacked;  // every SimpleRNN option, SGD with momentum, binary crossentropy
+    stacked.add(recur::SimpleRNN(5).activation("relu").return_sequences(true).go_backwards(true).use_bias(false)
+                    .input_shape({3, 2}));
+    stacked.add(recur::SimpleRNN(3).activation("sigmoid"));
+    stacked.add(recur::Dense(2).activation("sigmoid"));
+    stacked.compile(recur::SGD().momentum(0.9f).nesterov(true).clipnorm(1.0f), recur::BinaryCrossentropy(),
+                    {"accuracy", "mae"});
+    stacked.metadata()["note"] = "seed";
+    stacked.save(dir + "/stacked.safetensors");
+
+    recur::Sequential sequence;  // a per-timestep head, categorical crossentropy from logits
+    sequence.add(recur::SimpleRNN(4).return_sequences(true).input_shape({3, 1}));
+    sequence.add(recur::Dense(3));
+    sequence.compile(recur::Adam().global_clipnorm(2.0f), recur::CategoricalCrossentropy().from_logits(true));
+    sequence.save(dir + "/sequence.safetensors");
+
+    recur::Sequential dense;  // Dense alone, RMSprop, Huber, a checkpoint after some training
+    dense.add(recur::Dense(4).activation("tanh").input_shape({3}));
+    dense.add(recur::Dense(1).use_bias(false));
+    dense.compile(recur::RMSprop().clipvalue(0.5f), recur::Huber().delta(0.5f));
+    dense.fit(sine({8, 3}), sine({8, 1}), recur::FitOptions().epochs(2).batch_size(4).verbose(0));
+    dense.save_checkpoint(dir + "/dense_checkpoint.safetensors");
+
+    recur::Sequential embedding;  // ids, a checkpoint of an Adam run
+    embedding.add(recur::Embedding(5, 2).input_shape({3}));
+    embedding.add(recur::SimpleRNN(2));
+    embedding.add(recur::Dense(1));
+    embedding.compile("adam", "mse");
+    recur::Tensor ids({4, 3}, {0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1});
+    embedding.fit(ids, sine({4, 1}), recur::FitOptions().epochs(1).verbose(0));
+    embedding.save_checkpoint(dir + "/embedding_checkpoint.safetensors");
+
+    recur::Sequential plain;  // not compiled
+    plain.add(recur::SimpleRNN(2).input_shape({2, 1}));
+    plain.save(dir + "/uncompiled.safetensors");
+    return 0;
+}

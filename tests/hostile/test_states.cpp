@@ -1,0 +1,192 @@
+// Objects put into states they cannot work in: options changed on built layers, layers
+// called on empty batches, moved-from models, streams and tensors, and streams whose model
+// changed under them. Each is refused with a clear error (or, as Keras, gives an empty result).
+#include <cmath>
+#include <limits>
+
+#include "hostile/hostile.hpp"
+
+using recur::Dense;
+using recur::Error;
+using recur::Sequential;
+using recur::Shape;
+using recur::SimpleRNN;
+using recur::Tensor;
+
+TEST_CASE("a built layer refuses every option change, in a model or on its own") {
+    Sequential model = recur::testing::small_model();
+    auto& rnn = dynamic_cast<SimpleRNN&>(model.layer(0));
+    auto& head = dynamic_cast<Dense&>(model.layer(1));
+    const std::string fixed = "is built, so its options are fixed (its weights were laid out for them); make a new layer";
+    CHECK_THROWS_WITH_AS(head.use_bias(false), ("Dense::use_bias: layer 'head' " + fixed).c_str(), Error);
+    CHECK_THROWS_WITH_AS(head.activation("relu"), doctest::Contains("Dense::activation: layer 'head' is built"), Error);
+    CHECK_THROWS_WITH_AS(head.name("other"), doctest::Contains("Dense::name: layer 'head' is built"), Error);
+    CHECK_THROWS_WITH_AS(rnn.use_bias(false), doctest::Contains("SimpleRNN::use_bias: layer 'rnn' is built"), Error);
+    CHECK_THROWS_WITH_AS(rnn.return_sequences(true), doctest::Contains("SimpleRNN::return_sequences: layer 'rnn' is built"), Error);
+    CHECK_THROWS_WITH_AS(rnn.return_state(true), doctest::Contains("SimpleRNN::return_state"), Error);
+    CHECK_THROWS_WITH_AS(rnn.go_backwards(true), doctest::Contains("SimpleRNN::go_backwards"), Error);
+    CHECK_THROWS_WITH_AS(rnn.activation("relu"), doctest::Contains("SimpleRNN::activation"), Error);
+    CHECK_THROWS_WITH_AS(rnn.input_shape({6, 1}), doctest::Contains("layer 'rnn' is built for (5, 1), got (6, 1)"), Error);
+    // The weights still fit their buffer and the model still works.
+    head.set_weights(head.get_weights());
+    CHECK(model.predict(Tensor({2, 5, 1})).shape() == Shape{2, 1});
+
+    Dense alone(3);
+    alone(Tensor({2, 4}));  // built by its first call
+    CHECK_THROWS_WITH_AS(alone.use_bias(false), doctest::Contains("is built, so its options are fixed"), Error);
+}
+
+TEST_CASE("a layer called on its own: an empty batch gives an empty result, zero timesteps or features an error") {
+    SimpleRNN rnn(3);
+    rnn.return_state(true);
+    const auto empty = rnn(Tensor({0, 5, 2}));
+    REQUIRE(empty.size() == 2);
+    CHECK(empty[0].shape() == Shape{0, 3});
+    CHECK(empty[1].shape() == Shape{0, 3});
+    CHECK(rnn.built());
+    CHECK(rnn(Tensor({2, 5, 2}))[0].shape() == Shape{2, 3});  // built for the empty batch's sample shape
+    CHECK_THROWS_WITH_AS(SimpleRNN(3).name("r")(Tensor({2, 0, 2})),
+                         "SimpleRNN: layer 'r' expects dimensions >= 1, got (0, 2)", Error);
+    CHECK_THROWS_WITH_AS(SimpleRNN(3).name("r")(Tensor({2, 4, 0})), doctest::Contains("expects dimensions >= 1, got (4, 0)"), Error);
+    CHECK_THROWS_WITH_AS(Dense(2).name("d")(Tensor({3, 0})), "Dense: layer 'd' expects dimensions >= 1, got (0,)", Error);
+    CHECK(Dense(2)(Tensor({0, 3})).shape() == Shape{0, 2});
+    CHECK(recur::Embedding(4, 2)(Tensor({0, 3})).shape() == Shape{0, 3, 2});
+    CHECK_THROWS_WITH_AS(recur::Embedding(4, 2).name("e")(Tensor({2, 0})), doctest::Contains("expects dimensions >= 1"), Error);
+    CHECK_THROWS_WITH_AS(SimpleRNN(3)(Tensor({2, 5})), doctest::Contains("expects input of shape (batch, timesteps, features)"), Error);
+}
+
+TEST_CASE("a layer of absurd size is refused when it is made or built, before anything is allocated") {
+    CHECK_THROWS_WITH_AS(SimpleRNN(std::size_t{1} << 41), "SimpleRNN: expected units <= 1099511627776, got 2199023255552", Error);
+    CHECK_THROWS_WITH_AS(Dense(static_cast<std::size_t>(-1)), doctest::Contains("Dense: expected units <= 1099511627776"), Error);
+    CHECK_THROWS_WITH_AS(recur::Embedding(std::size_t{1} << 50, 2), doctest::Contains("Embedding: expected input_dim <="), Error);
+    CHECK_THROWS_WITH_AS(SimpleRNN(2).input_shape({std::size_t{1} << 41, 1}), doctest::Contains("expects dimensions <= 1099511627776"),
+                         Error);
+    Sequential model;
+    CHECK_THROWS_WITH_AS(model.add(Dense(std::size_t{1} << 40).input_shape({std::size_t{1} << 40})),
+                         doctest::Contains("Sequential::add: the model cannot be built: Layer::count_params: layer"), Error);
+    CHECK(model.layers().empty());
+    CHECK_THROWS_WITH_AS(model.add(SimpleRNN(std::size_t{1} << 22).input_shape({3, 1})),
+                         doctest::Contains("Sequential::add: the model cannot be built: Tensor: cannot allocate 17592194433024 floats"),
+                         Error);
+}
+
+TEST_CASE("tensors: overflowing shapes, moved-from tensors and empty views are safe") {
+    CHECK_THROWS_WITH_AS(Tensor(Shape{(std::size_t{1} << 62) + 1, std::size_t{4}}),
+                         "Shape: (4611686018427387905, 4) has more elements than a size_t can count", Error);
+    CHECK_THROWS_WITH_AS(Tensor(Shape{(std::size_t{1} << 62) + 1}),
+                         "Tensor: cannot allocate 4611686018427387905 floats (1.72e+10 GiB) for shape (4611686018427387905,): "
+                         "more than memory can address",
+                         Error);
+    // 2^45 floats: beyond any machine's address space, so the allocation itself fails.
+    CHECK_THROWS_WITH_AS(Tensor(Shape{std::size_t{1} << 45}),
+                         doctest::Contains("Tensor: cannot allocate 35184372088832 floats (1.31e+05 GiB) for shape (35184372088832,): out of memory"),
+                         Error);
+    Tensor a({2, 3});
+    Tensor b = std::move(a);
+    CHECK(a.shape() == Shape{0});  // NOLINT: the moved-from state is what is tested
+    CHECK(a.size() == 0);
+    CHECK_THROWS_WITH_AS(a(0), doctest::Contains("index 0 is out of range for axis 0 of shape (0,)"), Error);
+    Sequential model = recur::testing::small_model();
+    CHECK_THROWS_WITH_AS(model.predict(a), doctest::Contains("x must be a batch with at least one sample"), Error);
+    const recur::TensorView empty;
+    CHECK(empty.size() == 0);
+    CHECK_THROWS_WITH_AS(empty(0), doctest::Contains("out of range"), Error);
+}
+
+TEST_CASE("a moved-from Sequential throws a clear error from every call") {
+    Sequential model = recur::testing::small_model();
+    Sequential moved = std::move(model);
+    const std::string message = "this model was moved from; use the model it was moved to";
+    const Tensor x({2, 5, 1}), y({2});
+    CHECK_THROWS_WITH_AS(model.predict(x), ("Sequential::predict: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.fit(x, y), ("Sequential::fit: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.evaluate(x, y), ("Sequential::evaluate: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.train_on_batch(x, y), ("Sequential::train_on_batch: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.add(Dense(1)), ("Sequential::add: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.compile("adam", "mse"), ("Sequential::compile: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.summary(), ("Sequential::summary: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.save("never.safetensors"), ("Sequential::save: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.stream(1), ("Sequential::stream: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.layers(), ("Sequential::layers: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.layer(0), ("Sequential::layer: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.count_params(), ("Sequential::count_params: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.name(), ("Sequential::name: " + message).c_str(), Error);
+    CHECK_THROWS_WITH_AS(model.metadata(), ("Sequential::metadata: " + message).c_str(), Error);
+    CHECK(moved.predict(x).shape() == Shape{2, 1});
+    model = std::move(moved);  // assigning a model makes it usable again
+    CHECK(model.predict(x).shape() == Shape{2, 1});
+}
+
+TEST_CASE("a stream refuses to run once its model was rebuilt, replaced or destroyed, and when moved from") {
+    const float x_t[1] = {0.5f};
+    Sequential model;
+    model.add(SimpleRNN(4).name("rnn").input_shape({5, 1}));
+    recur::Stream stream = model.stream(1);
+    stream.step(x_t);
+    const std::string stale = "the model this stream was made from has been rebuilt, replaced or destroyed since; make a new "
+                              "stream from the model as it is now";
+    model.add(Dense(2).name("head"));  // a new layer: the weights move to a new buffer
+    CHECK_THROWS_WITH_AS(stream.step(x_t), ("Stream::step: " + stale).c_str(), Error);
+    CHECK_THROWS_WITH_AS(stream.reset(), ("Stream::reset: " + stale).c_str(), Error);
+
+    recur::Stream current = model.stream(1);
+    CHECK(current.step(x_t).shape() == Shape{1, 2});
+    model = recur::testing::small_model();  // replaced by another model
+    CHECK_THROWS_WITH_AS(current.step(x_t), doctest::Contains("Stream::step: the model this stream"), Error);
+
+    auto held = std::make_unique<Sequential>(recur::testing::small_model());
+    recur::Stream orphan = held->stream(1);
+    held.reset();  // destroyed
+    CHECK_THROWS_WITH_AS(orphan.step(x_t), doctest::Contains("Stream::step: the model this stream"), Error);
+
+    recur::Stream source = model.stream(1);
+    recur::Stream target = std::move(source);
+    CHECK(target.step(x_t).shape() == Shape{1, 1});
+    CHECK_THROWS_WITH_AS(source.step(x_t), "Stream::step: this stream was moved from; use the stream it was moved to", Error);
+    CHECK_THROWS_WITH_AS(source.batch(), doctest::Contains("Stream::batch: this stream was moved from"), Error);
+
+    // Training the model further is not a rebuild: the stream reads the new weights.
+    Sequential trained = recur::testing::small_model();
+    recur::Stream live = trained.stream(1);
+    const float before = live.step(x_t).data()[0];
+    live.reset();
+    auto w = trained.layer(1).get_weights();
+    w[1](0) += 1.0f;  // the head's bias
+    trained.layer(1).set_weights(w);
+    CHECK(live.step(x_t).data()[0] == doctest::Approx(before + 1.0f));
+}
+
+TEST_CASE("a stream step refuses a null pointer, inputs that are not finite and ids out of range") {
+    Sequential model = recur::testing::small_model();
+    recur::Stream stream = model.stream(2);
+    CHECK_THROWS_WITH_AS(stream.step(nullptr), "Stream::step: expected the inputs of one timestep, got a null pointer", Error);
+    const float nan_input[2] = {0.5f, std::numeric_limits<float>::quiet_NaN()};
+    CHECK_THROWS_WITH_AS(stream.step(nan_input), "Stream::step: the inputs must be finite, but input 1 is nan", Error);
+
+    Sequential ids;
+    ids.add(recur::Embedding(3, 2).name("e").input_shape({4}));
+    ids.add(SimpleRNN(2));
+    recur::Stream text = ids.stream(2);
+    for (float bad : {3.0f, -1.0f, 1.5f, std::numeric_limits<float>::quiet_NaN(), 1e30f}) {
+        CAPTURE(bad);
+        const float step_ids[2] = {0.0f, bad};
+        CHECK_THROWS_WITH_AS(text.step(step_ids), doctest::Contains("Stream::step: layer 'e' expects whole-number ids in [0, 3), got"),
+                             Error);
+    }
+    CHECK_THROWS_WITH_AS(model.stream(std::size_t{1} << 41), "Sequential::stream: expected batch <= 1099511627776, got 2199023255552",
+                         Error);
+}
+
+TEST_CASE("layer and model names must be UTF-8 text without '/'; metadata must be UTF-8 to be saved") {
+    CHECK_THROWS_WITH_AS(Dense(1).name("bad\xff\xfename"),
+                         "Dense::name: expected a non-empty UTF-8 name without '/', got \"bad\\xFF\\xFEname\"", Error);
+    CHECK_THROWS_WITH_AS(SimpleRNN(1).name("a/b"), doctest::Contains("got \"a/b\""), Error);
+    CHECK_THROWS_WITH_AS(Sequential("\xc3"), "Sequential: expected a non-empty UTF-8 name, got \"\\xC3\"", Error);
+    CHECK_NOTHROW(Dense(1).name("dichte_schicht_\xc3\xa4"));  // UTF-8 is fine
+    recur::testing::ScratchDir dir;
+    Sequential model = recur::testing::small_model();
+    model.metadata()["column"] = "caf\xe9";  // Latin-1, not UTF-8
+    CHECK_THROWS_WITH_AS(model.save(dir / "m.safetensors"),
+                         "Sequential::save: metadata \"column\" is not valid UTF-8 text; a model file stores text only", Error);
+    CHECK_FALSE(std::filesystem::exists(dir / "m.safetensors"));
+}
