@@ -30,6 +30,10 @@ bool same_file(const std::string& a, const std::string& b) {
 
 void check_output(const PathArg& out) {
     std::error_code ec;
+    // A link to a missing file would be written through once another output had created
+    // that file: refused, as a save refuses it.
+    if (fs::is_symlink(fs::symlink_status(out.path, ec)) && !fs::exists(out.path, ec))
+        throw recur::Error(out.flag + " '" + out.path + "' is a symbolic link to a missing file; expected a file to write");
     const fs::path file = resolved(out.path);
     const fs::file_status status = fs::status(file, ec);
     if (fs::exists(status) && !fs::is_regular_file(status))

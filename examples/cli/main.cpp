@@ -1,4 +1,5 @@
 // recur: train, use and time SimpleRNN forecasters from the command line.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -67,15 +68,28 @@ int main(int argc, char** argv) {
 
     std::string who = "recur";
     try {
+        const auto commands = app.get_subcommands([](CLI::App*) { return true; });
+        if (argc > 1 && argv[1][0] != '-' &&
+            std::none_of(commands.begin(), commands.end(), [&](CLI::App* c) { return c->check_name(argv[1]); })) {
+            print_error(who, "unknown command '" + std::string(argv[1]) +
+                                 "'; expected demo, train, predict, summary or bench", " (see 'recur --help')");
+            return 2;
+        }
         app.parse(argc, argv);
         if (!app.get_subcommands().empty()) who += " " + app.get_subcommands().front()->get_name();
         if (*seed_option) t.seed = seed;
-        if (*demo) return recur_examples::seed_notebook();
+        int status = 0;
+        if (*demo) status = recur_examples::seed_notebook();
         if (*train) recur_cli::train(t);
         if (*predict) recur_cli::predict(p);
         if (*summary) recur_cli::summary(model_path);
         if (*bench) recur_cli::bench();
-        return 0;
+        // Output that never arrived (a full disk, a closed pipe) is a failure, not a success.
+        if (!std::cout.flush()) {
+            print_error(who, "cannot write to the standard output");
+            return 1;
+        }
+        return status;
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help
         if (!app.get_subcommands().empty()) who += " " + app.get_subcommands().front()->get_name();

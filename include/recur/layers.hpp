@@ -56,8 +56,8 @@ protected:
     // Checks the rank against input_ranks() and the dimensions against zero; `call` names
     // the user's call in messages (e.g. "Dense::input_shape", "Sequential::fit").
     void set_input_shape(Shape shape, const std::string& call);
-    // Option setters call this first: a built layer's options are fixed, since its weights
-    // and buffers were laid out for them.
+    // Option setters call this first: the options of a built layer (its weights and buffers
+    // were laid out for them) or of a layer in a model (the model checked them) are fixed.
     void check_configurable(const char* option) const;
     // Runs a forward pass of a layer called on its own (building it on first use, with
     // weights of its own); returns the output and (for recurrent layers) the final state.
@@ -87,6 +87,7 @@ private:
     Shape input_shape_;
     float* weights_ = nullptr;  // this layer's slice of a flat parameter buffer, or owned_
     Tensor owned_;              // the weights of a layer called on its own
+    bool in_model_ = false;     // a model's own copy: its options were checked by the model
 };
 
 // Fully-connected recurrent layer: h_t = activation(x_t W + h_{t-1} U + b).

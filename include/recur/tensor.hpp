@@ -29,7 +29,10 @@ public:
     // The product of the dimensions (1 for rank 0); a recur::Error when it overflows.
     std::size_t elements() const;
     std::size_t operator[](std::size_t axis) const;
-    std::size_t back() const { return (*this)[rank_ - 1]; }
+    std::size_t back() const {
+        if (rank_ == 0) throw Error("Shape::back: the shape () has no axes");
+        return dims_[rank_ - 1];
+    }
     std::vector<std::size_t> dims() const { return {begin(), end()}; }
     const std::size_t* begin() const { return dims_.data(); }
     const std::size_t* end() const { return dims_.data() + rank_; }
@@ -76,12 +79,21 @@ public:
     // Element access with one index per axis; indices are checked.
     template <class... I>
     float operator()(I... index) const {
-        return data_[offset_of({static_cast<std::size_t>(index)...})];
+        return data_[offset_of({checked_index(index)...})];
     }
     // The i-th slice along the first axis (the i-th sample of a batch).
     TensorView operator[](std::size_t i) const;
 
     std::size_t offset_of(std::initializer_list<std::size_t> index) const;
+
+    // An index given as any integer; a negative one is a recur::Error rather than a huge one.
+    template <class I>
+    static std::size_t checked_index(I index) {
+        static_assert(std::is_integral_v<I>, "tensor indices are integers");
+        if constexpr (std::is_signed_v<I>)
+            if (index < 0) throw Error("Tensor element access: index " + std::to_string(index) + " is negative");
+        return static_cast<std::size_t>(index);
+    }
 
 private:
     const float* data_ = nullptr;
@@ -119,7 +131,7 @@ public:
 
     template <class... I>
     float& operator()(I... index) {
-        return data()[view().offset_of({static_cast<std::size_t>(index)...})];
+        return data()[view().offset_of({TensorView::checked_index(index)...})];
     }
     template <class... I>
     float operator()(I... index) const {

@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
 
 #include "io/files.hpp"
+#include "text.hpp"
 
 namespace recur {
 
@@ -24,10 +26,16 @@ std::string_view trim(std::string_view s) {
 
 bool blank(std::string_view s) { return trim(s).empty(); }
 
+// Text from the file as a message shows it: control bytes escaped, at most 60 characters.
+std::string shown(std::string_view text) {
+    std::string out = detail::printable(text);
+    return out.size() > 60 ? out.substr(0, 60) + "..." : out;
+}
+
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, std::string source) {
-    const std::string where = "read_csv: '" + source + "'";
+    const std::string where = "read_csv: '" + shown(source) + "'";
     // Excel starts its UTF-8 files with a byte-order mark; it is not part of the first name.
     if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
 
@@ -55,7 +63,7 @@ CsvTable parse_csv(std::string_view text, std::string source) {
                 for (const std::string& name : record)
                     if (!seen.insert(name).second)
                         throw Error(where + " line " + std::to_string(record_line) + ": the header names column '" +
-                                    name + "' twice; expected unique column names");
+                                    shown(name) + "' twice; expected unique column names");
                 table.columns_ = std::move(record);
             } else {
                 if (record.size() != table.columns_.size())
@@ -90,8 +98,8 @@ CsvTable parse_csv(std::string_view text, std::string source) {
             ++line;
         } else if (quoted) {  // after the closing quote only spaces may come before the separator
             if (c != ' ' && c != '\t')
-                throw Error(where + " line " + std::to_string(line) + ": expected ',' or a line end after a quoted field, found '" +
-                            std::string(1, c) + "'");
+                throw Error(where + " line " + std::to_string(line) +
+                            ": expected ',' or a line end after a quoted field, found '" + shown(std::string(1, c)) + "'");
         } else if (c == '"' && blank(field)) {
             field.clear();
             quoted = in_quotes = true;
@@ -111,35 +119,60 @@ CsvTable parse_csv(std::string_view text, std::string source) {
 CsvTable read_csv(const std::string& path) {
     detail::check_readable_file(path, "read_csv", "a CSV file");
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("read_csv: '" + path + "' cannot be opened: " + std::strerror(errno));
+    if (!in) throw Error("read_csv: '" + shown(path) + "' cannot be opened: " + std::strerror(errno));
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error("read_csv: '" + path + "' cannot be read: " + std::strerror(errno));
+    if (in.bad()) throw Error("read_csv: '" + shown(path) + "' cannot be read: " + std::strerror(errno));
     return parse_csv(text, path);
 }
+
+namespace {
+
+// A cell as a float: a number that fits. A magnitude below float's smallest reads as 0 or a
+// subnormal (as strtof gives it); one above its largest is refused, since it would be Inf.
+std::optional<float> number(std::string_view cell) {
+    if (cell.starts_with('+')) cell.remove_prefix(1);  // from_chars takes no '+'
+    if (cell.empty()) return std::nullopt;
+    const char* last = cell.data() + cell.size();
+    float value = 0.0f;
+    auto [end, ec] = std::from_chars(cell.data(), last, value);
+    if (ec == std::errc::result_out_of_range) {  // too large or too small: double tells which
+        double wide = 0.0;
+        const auto parsed = std::from_chars(cell.data(), last, wide);
+        end = parsed.ptr;
+        ec = parsed.ec;
+        const std::size_t exponent = cell.find_first_of("eE");
+        const bool tiny = ec == std::errc() ? std::abs(wide) < 1.0
+                                            : exponent != std::string_view::npos && cell.substr(exponent + 1).starts_with('-');
+        if (!tiny || end != last) return std::nullopt;
+        value = static_cast<float>(ec == std::errc() ? wide : 0.0);
+        ec = std::errc();
+    }
+    if (ec != std::errc() || end != last || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+}  // namespace
 
 std::vector<float> CsvTable::column(std::string_view name) const {
     std::size_t index = 0;
     while (index < columns_.size() && columns_[index] != name) ++index;
     if (index == columns_.size()) {
         std::string available;
-        for (const std::string& column : columns_) available += (available.empty() ? "'" : ", '") + column + "'";
-        throw Error("CsvTable::column: '" + path_ + "' has no column '" + std::string(name) + "'; its columns are " +
-                    available);
+        for (const std::string& column : columns_) available += (available.empty() ? "'" : ", '") + shown(column) + "'";
+        throw Error("CsvTable::column: '" + shown(path_) + "' has no column '" + shown(name) + "'; its columns are " +
+                    (available.size() > 400 ? available.substr(0, 400) + "..." : available));
     }
     std::vector<float> values(rows());
     for (std::size_t row = 0; row < rows(); ++row) {
-        std::string_view cell = trim(cells_[row * columns_.size() + index]);
-        const std::string shown(cell);
-        if (cell.starts_with('+')) cell.remove_prefix(1);  // from_chars takes no '+'
-        float value = 0.0f;
-        const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-        // Not a number, trailing text, out of float's range, NaN or inf: training on it
+        const std::string_view cell = trim(cells_[row * columns_.size() + index]);
+        const std::optional<float> value = number(cell);
+        // Not a number, trailing text, beyond float's range, NaN or inf: training on it
         // would poison every weight, so say where it is.
-        if (cell.empty() || ec != std::errc() || end != cell.data() + cell.size() || !std::isfinite(value))
-            throw Error("CsvTable::column: '" + path_ + "' line " + std::to_string(lines_[row]) + ", column '" +
-                        std::string(name) + "': expected a finite number, found " +
-                        (shown.empty() ? std::string("an empty cell") : "'" + shown + "'"));
-        values[row] = value;
+        if (!value)
+            throw Error("CsvTable::column: '" + shown(path_) + "' line " + std::to_string(lines_[row]) + ", column '" +
+                        shown(name) + "': expected a finite number, found " +
+                        (cell.empty() ? std::string("an empty cell") : "'" + shown(cell) + "'"));
+        values[row] = *value;
     }
     return values;
 }

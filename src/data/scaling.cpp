@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
+
+#include "data/split.hpp"
 
 namespace recur {
 
@@ -102,11 +105,22 @@ std::vector<float> StandardScaler::inverse_transform(std::span<const float> data
     return affine(data, mean_, scale_, true);
 }
 
+namespace detail {
+std::size_t training_count(std::size_t n, double split) {
+    if (split == static_cast<double>(static_cast<float>(split))) {
+        char decimal[32];
+        std::snprintf(decimal, sizeof decimal, "%.7g", split);
+        split = std::strtod(decimal, nullptr);
+    }
+    const double kept = std::floor(static_cast<double>(n) * (1.0 - split));
+    return kept >= static_cast<double>(n) ? n : static_cast<std::size_t>(kept);
+}
+}  // namespace detail
+
 std::size_t chronological_split(std::size_t n, double test_fraction) {
     if (!(test_fraction >= 0.0 && test_fraction < 1.0))
         throw Error("chronological_split: expected a test fraction in [0, 1), got " + str(test_fraction));
-    // The same count as Sequential::fit's validation_split; the slack makes 0.2f split as 0.2.
-    const auto n_train = static_cast<std::size_t>(std::floor(n * (1.0 - test_fraction) * (1.0 + 1e-7)));
+    const std::size_t n_train = detail::training_count(n, test_fraction);  // as Sequential::fit's validation_split
     if (n_train == 0 || (test_fraction > 0.0 && n_train == n))
         throw Error("chronological_split: a test fraction of " + str(test_fraction) + " of " +
                     std::to_string(n) + " samples leaves " + std::to_string(n_train) + " to train on and " +

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 
@@ -189,6 +190,20 @@ std::size_t counter(const std::map<std::string, std::string>& metadata, const st
 }
 
 // A model file; a checkpoint when `generator` (the model's generator's state) is given.
+// A generator's state as operator<< writes it: all of it, nothing after it, and not the
+// all-zero state (from which a Mersenne twister gives zeros forever).
+detail::Generator restore_generator(const std::string& text) {
+    detail::Generator generator;
+    std::istringstream in(text);
+    in >> generator;
+    if (!in || !(in >> std::ws).eof()) throw Error("the generator's state is malformed");
+    detail::Generator probe = generator;
+    bool all_zero = true;
+    for (int i = 0; i < 16; ++i) all_zero = all_zero && probe() == 0;
+    if (all_zero) throw Error("the generator's state is malformed (all zero)");
+    return generator;
+}
+
 void write_model(const Sequential& model, const std::string& path, const std::optional<std::string>& generator,
                  const std::string& call) {
     const bool checkpoint = generator.has_value();
@@ -197,7 +212,10 @@ void write_model(const Sequential& model, const std::string& path, const std::op
         throw Error(call + ": a checkpoint holds the optimizer's state, so the model must be compiled first");
     std::vector<Tensor> weights;  // owned here, written in Keras order
     std::vector<std::pair<std::string, const Tensor*>> tensors;
+    std::set<std::string> names_taken;
     for (const auto& layer : model.layers()) {
+        if (!names_taken.insert(layer->name()).second)
+            throw Error(call + ": two layers are named '" + layer->name() + "'; their weights would share names");
         const auto names = layer->weight_names();
         auto values = layer->get_weights();
         for (std::size_t i = 0; i < names.size(); ++i) {
@@ -249,10 +267,15 @@ Sequential load_model(const std::string& path) {
     const std::string call = "load_model";
     return detail::api_call(call, [&] {
         const detail::Safetensors file = detail::read_safetensors(path, call);
-        auto fail = [&](const std::string& what) { return Error(call + ": '" + path + "': " + what); };
+        auto fail = [&](const std::string& what) { return Error(call + ": '" + detail::printable(path) + "': " + what); };
         const auto& meta = file.metadata;
         if (!meta.contains("format") || meta.at("format") != "recur" || !meta.contains("architecture"))
             throw fail("expected a recur model (metadata \"format\": \"recur\" and an architecture), found none");
+        if (!meta.contains("format_version") || meta.at("format_version") != std::to_string(kFormatVersion))
+            throw fail("expected format_version \"" + std::to_string(kFormatVersion) + "\", found " +
+                       (meta.contains("format_version")
+                            ? "\"" + detail::printable(meta.at("format_version")).substr(0, 20) + "\"; a newer recur wrote it"
+                            : std::string("none")));
 
         // The architecture, layer by layer, with every number checked; no weights yet.
         std::string model_name;
@@ -260,23 +283,23 @@ Sequential load_model(const std::string& path) {
         json compile;
         std::map<std::string, std::string> user_metadata;
         try {
-            const json architecture = json::parse(meta.at("architecture"));
+            const json architecture = detail::parse_json(meta.at("architecture"), "the architecture");
             const ConfigReader a(architecture, "the architecture");
             model_name = a.string("name");
-            const json& list = architecture.at("layers");
-            if (!list.is_array() || list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
+            const json& list = a.list("layers");
+            if (list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
             for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(make_layer(list[i], i));
-            if (meta.contains("compile")) compile = json::parse(meta.at("compile"));
+            if (meta.contains("compile")) compile = detail::parse_json(meta.at("compile"), "the compile settings");
             if (meta.contains("user_metadata")) {
-                const json stored = json::parse(meta.at("user_metadata"));
+                const json stored = detail::parse_json(meta.at("user_metadata"), "the user metadata");
                 if (!stored.is_object()) throw Error("the user metadata: expected an object of strings");
                 for (const auto& [key, value] : stored.items()) {
-                    if (!value.is_string()) throw Error("the user metadata: expected \"" + key + "\" to be a string");
+                    if (!value.is_string())
+                        throw Error("the user metadata: expected \"" + detail::printable(key).substr(0, 60) +
+                                    "\" to be a string");
                     user_metadata[key] = value.get<std::string>();
                 }
             }
-        } catch (const json::exception& e) {
-            throw fail(std::string("the metadata is malformed: ") + e.what());
         } catch (const Error& e) {
             throw fail(e.what());
         }
@@ -300,17 +323,13 @@ Sequential load_model(const std::string& path) {
             for (const auto& layer : layers) model.add(*layer);
             if (!compile.is_null()) {
                 const ConfigReader c(compile, "the compile settings");
-                if (!compile.contains("metrics") || !compile["metrics"].is_array())
-                    throw Error("the compile settings: expected a list of \"metrics\"");
                 std::vector<std::string> metrics;
-                for (const auto& metric : compile["metrics"]) {
+                for (const auto& metric : c.list("metrics")) {
                     if (!metric.is_string()) throw Error("the compile settings: expected metric names as strings");
                     metrics.push_back(metric.get<std::string>());
                 }
-                model.compile(*make_optimizer(compile.at("optimizer")), *make_loss(compile.at("loss")), metrics);
+                model.compile(*make_optimizer(c.object("optimizer")), *make_loss(c.object("loss")), metrics);
             }
-        } catch (const json::exception& e) {
-            throw fail(std::string("the metadata is malformed: ") + e.what());
         } catch (const Error& e) {
             throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());
         }
@@ -338,13 +357,13 @@ Sequential load_model(const std::string& path) {
                                                 [](const auto& t) { return t.first == "optimizer/state"; });
                 if (found == file.tensors.end()) throw Error("expected a tensor named 'optimizer/state', found none");
                 const Tensor& state = found->second;
+                if (state.rank() != 1)
+                    throw Error("expected 'optimizer/state' to be a flat list, found shape " + state.shape().str());
                 m.optimizer->set_state({state.data(), state.size()}, counter(meta, "optimizer_iterations"),
                                        m.params.size());
                 m.epochs_done = counter(meta, "epochs_done");
                 if (!meta.contains("generator")) throw Error("expected the generator's state, found none");
-                std::istringstream generator(meta.at("generator"));
-                generator >> m.generator;
-                if (!generator) throw Error("the generator's state is malformed");
+                m.generator = restore_generator(meta.at("generator"));
             } catch (const Error& e) {
                 throw fail(std::string("the checkpoint is malformed: ") + e.what());
             }

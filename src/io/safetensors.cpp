@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/files.hpp"
+#include "layers/config.hpp"
+#include "text.hpp"
 
 namespace recur::detail {
 
@@ -31,32 +33,30 @@ std::uint64_t read_le64(const unsigned char* p) {
 const Tensor& Safetensors::at(const std::string& name) const {
     for (const auto& [key, tensor] : tensors)
         if (key == name) return tensor;
-    throw Error("'" + path + "': expected a tensor named '" + name + "', found none");
+    throw Error("'" + printable(path) + "': expected a tensor named '" + printable(name) + "', found none");
 }
 
 Safetensors read_safetensors(const std::string& path, const std::string& call) {
-    const auto fail = [&](const std::string& what) { throw Error(call + ": '" + path + "': " + what); };
-    check_readable_file(path, call, "a safetensors file");
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    const auto fail = [&](const std::string& what) { throw Error(call + ": '" + printable(path) + "': " + what); };
+    const std::uint64_t file_size = check_readable_file(path, call, "a safetensors file");
+    std::ifstream in(path, std::ios::binary);
     if (!in) fail("cannot open the file: " + std::string(std::strerror(errno)));
-    const std::uint64_t file_size = static_cast<std::uint64_t>(in.tellg());
-    in.seekg(0);
     unsigned char size_bytes[8];
     if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_bytes), 8))
         fail("expected at least 8 bytes (the header length), the file has " + std::to_string(file_size));
     const std::uint64_t header_size = read_le64(size_bytes);
     if (header_size > file_size - 8)
-        fail("the header claims " + std::to_string(header_size) + " bytes but only " +
-                       std::to_string(file_size - 8) + " follow");
+        fail("the header claims " + std::to_string(header_size) + " bytes but only " + std::to_string(file_size - 8) +
+             " follow");
     std::string header(header_size, '\0');
     if (!in.read(header.data(), static_cast<std::streamsize>(header_size))) fail("cannot read the header");
     const std::uint64_t data_size = file_size - 8 - header_size;
 
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(header);
-    } catch (const nlohmann::json::exception& e) {
-        fail(std::string("the header is not valid JSON: ") + e.what());
+        json = parse_json(header, "the header");
+    } catch (const Error& e) {
+        fail(e.what());
     }
     if (!json.is_object()) fail("the header must be a JSON object");
 
@@ -68,52 +68,70 @@ Safetensors read_safetensors(const std::string& path, const std::string& call) {
         std::uint64_t begin, end;
     };
     std::vector<Entry> entries;
-    for (const auto& [name, info] : json.items()) {
-        if (name == "__metadata__") {
+    for (const auto& [key, info] : json.items()) {
+        const std::string name = "'" + printable(key).substr(0, 80) + "'";
+        if (key == "__metadata__") {
             if (!info.is_object()) fail("__metadata__ must be an object of strings");
-            for (const auto& [key, value] : info.items()) {
-                if (!value.is_string()) fail("__metadata__ '" + key + "' must be a string");
-                file.metadata[key] = value.get<std::string>();
+            for (const auto& [entry, value] : info.items()) {
+                if (!value.is_string()) fail("__metadata__ '" + printable(entry).substr(0, 80) + "' must be a string");
+                file.metadata[entry] = value.get<std::string>();
             }
             continue;
         }
         if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets"))
-            fail("tensor '" + name + "' needs dtype, shape and data_offsets");
-        if (info["dtype"] != "F32")
-            fail("tensor '" + name + "' has dtype " + info["dtype"].dump() + ", expected \"F32\"");
+            fail("tensor " + name + " needs dtype, shape and data_offsets");
+        const auto& dtype = info["dtype"];
+        if (dtype != "F32")  // a short string is named; anything else (perhaps deeply nested) by its kind
+            fail("tensor " + name + " has dtype " +
+                 (dtype.is_string() && dtype.get<std::string>().size() <= 16 ? "\"" + printable(dtype.get<std::string>()) + "\""
+                                                                             : std::string("of JSON type ") + dtype.type_name()) +
+                 ", expected \"F32\"");
         const auto& offsets = info["data_offsets"];
         if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
-            fail("tensor '" + name + "' needs data_offsets [begin, end] of non-negative integers");
+            fail("tensor " + name + " needs data_offsets [begin, end] of non-negative integers");
         const std::uint64_t begin = offsets[0], end = offsets[1];
         if (begin > end || end > data_size)
-            fail("tensor '" + name + "' has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                           "] outside the " + std::to_string(data_size) + " data bytes");
+            fail("tensor " + name + " has data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                 "] outside the " + std::to_string(data_size) + " data bytes");
+        const auto& shape = info["shape"];
+        if (!shape.is_array()) fail("tensor " + name + " needs a shape array");
+        if (shape.size() > Shape::kMaxRank)
+            fail("tensor " + name + " has " + std::to_string(shape.size()) + " dimensions, at most " +
+                 std::to_string(Shape::kMaxRank) + " are supported");
         std::vector<std::size_t> dims;
         std::uint64_t elements = 1;
-        if (!info["shape"].is_array()) fail("tensor '" + name + "' needs a shape array");
-        if (info["shape"].size() > Shape::kMaxRank)
-            fail("tensor '" + name + "' has " + std::to_string(info["shape"].size()) + " dimensions, at most " +
-                 std::to_string(Shape::kMaxRank) + " are supported");
-        for (const auto& d : info["shape"]) {
-            if (!d.is_number_unsigned()) fail("tensor '" + name + "' has a dimension that is not a non-negative integer");
+        for (const auto& d : shape) {
+            if (!d.is_number_unsigned()) fail("tensor " + name + " has a dimension that is not a non-negative integer");
             const std::uint64_t dim = d;
-            if (dim != 0 && elements > (data_size / 4) / dim)
-                fail("tensor '" + name + "' has a shape larger than the file");
+            if (dim != 0 && elements > (data_size / 4) / dim) fail("tensor " + name + " has a shape larger than the file");
             elements *= dim;
             dims.push_back(static_cast<std::size_t>(dim));
         }
         if (elements * 4 != end - begin)
-            fail("tensor '" + name + "' of shape " + Shape(dims).str() + " needs " + std::to_string(elements * 4) +
-                           " bytes, its data_offsets give " + std::to_string(end - begin));
-        entries.push_back({name, Shape(std::move(dims)), begin, end});
+            fail("tensor " + name + " of shape " + Shape(dims).str() + " needs " + std::to_string(elements * 4) +
+                 " bytes, its data_offsets give " + std::to_string(end - begin));
+        entries.push_back({key, Shape(std::move(dims)), begin, end});
     }
+    // As the format requires, the tensors tile the data exactly: no byte is shared by two
+    // tensors (one would read another's weights) and none is left over.
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+    std::uint64_t covered = 0;
+    for (const Entry& e : entries) {
+        if (e.begin != covered)
+            fail("tensor '" + printable(e.name).substr(0, 80) + "' starts at data byte " + std::to_string(e.begin) +
+                 " where " + std::to_string(covered) + " was expected: the tensors must cover the data exactly, "
+                 "without overlaps or gaps");
+        covered = e.end;
+    }
+    if (covered != data_size)
+        fail("the tensors cover " + std::to_string(covered) + " of the " + std::to_string(data_size) +
+             " data bytes; expected all of them");
     const std::uint64_t data_start = 8 + header_size;
     for (const Entry& e : entries) {
         Tensor t(e.shape);
         in.seekg(static_cast<std::streamoff>(data_start + e.begin));
         if (!in.read(reinterpret_cast<char*>(t.data()), static_cast<std::streamsize>(e.end - e.begin)))
-            fail("cannot read the data of tensor '" + e.name + "'");
+            fail("cannot read the data of tensor '" + printable(e.name).substr(0, 80) + "'");
         file.tensors.emplace_back(e.name, std::move(t));
     }
     return file;

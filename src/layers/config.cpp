@@ -3,13 +3,36 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <vector>
 
 #include <recur/error.hpp>
 
 #include "tensor/sizes.hpp"
+#include "text.hpp"
 
 namespace recur::detail {
+
+nlohmann::json parse_json(std::string_view text, const std::string& what) {
+    std::vector<std::set<std::string>> keys;  // the keys seen in each object being read
+    const auto strict = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        using Event = nlohmann::json::parse_event_t;
+        if (event == Event::object_start) keys.emplace_back();
+        else if (event == Event::object_end) keys.pop_back();
+        else if (event == Event::key && !keys.back().insert(parsed.get<std::string>()).second)
+            throw Error(what + " names \"" + printable(parsed.get<std::string>()).substr(0, 60) +
+                        "\" twice in one object; expected each key once");
+        return true;
+    };
+    try {
+        return nlohmann::json::parse(text, strict);
+    } catch (const nlohmann::json::exception& e) {
+        std::string explanation = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+        if (const auto tag = explanation.find("] "); explanation.starts_with("[json.") && tag != std::string::npos)
+            explanation.erase(0, tag + 2);
+        throw Error(what + " is not valid JSON: " + explanation);
+    }
+}
 
 ConfigReader::ConfigReader(const nlohmann::json& config, std::string where) : config_(config), where_(std::move(where)) {
     if (!config_.is_object()) throw Error(where_ + ": expected a JSON object, got " + config_.type_name());
@@ -58,6 +81,16 @@ float ConfigReader::number(const char* key) const {
     const double x = value.get<double>();
     if (!std::isfinite(x) || std::abs(x) > std::numeric_limits<float>::max()) refuse(key, "a finite float");
     return static_cast<float>(x);
+}
+
+const nlohmann::json& ConfigReader::object(const char* key) const {
+    if (!at(key).is_object()) refuse(key, "an object");
+    return at(key);
+}
+
+const nlohmann::json& ConfigReader::list(const char* key) const {
+    if (!at(key).is_array()) refuse(key, "a list");
+    return at(key);
 }
 
 Shape ConfigReader::shape(const char* key) const {

@@ -4,12 +4,18 @@
 // key named, before anything is built or allocated from it.
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include <recur/tensor.hpp>
 
 namespace recur::detail {
+
+// Parses JSON text from a file. Invalid JSON, and an object that names a key twice (which a
+// parser would otherwise settle silently by keeping one), are a recur::Error: `what` names
+// the text ("the header"), and the message carries the parser's explanation.
+nlohmann::json parse_json(std::string_view text, const std::string& what);
 
 class ConfigReader {
 public:
@@ -25,6 +31,9 @@ public:
     float number(const char* key) const;
     // A list of whole numbers from 1 to kMaxDimension, at most Shape::kMaxRank of them.
     Shape shape(const char* key) const;
+    // A JSON object or list, as it is (for nested configs).
+    const nlohmann::json& object(const char* key) const;
+    const nlohmann::json& list(const char* key) const;
 
 private:
     const nlohmann::json& at(const char* key) const;

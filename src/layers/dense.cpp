@@ -55,6 +55,7 @@ Dense& Dense::use_bias(bool on) {
     return *this;
 }
 Dense& Dense::input_shape(Shape shape) {
+    check_configurable("input_shape");
     set_input_shape(std::move(shape), "Dense::input_shape");
     return *this;
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "layers/initializers.hpp"
@@ -14,6 +15,7 @@ Embedding::Embedding(std::size_t input_dim, std::size_t output_dim)
 }
 
 Embedding& Embedding::input_shape(Shape timesteps) {
+    check_configurable("input_shape");
     set_input_shape(std::move(timesteps), "Embedding::input_shape");
     return *this;
 }
@@ -29,8 +31,8 @@ std::size_t Embedding::input_timesteps() const { return input_shape()[0]; }
 void Embedding::check_input(const Tensor& ids, const char* call) const {
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const float id = ids.data()[i];
-        if (!(id >= 0.0f) || id != static_cast<float>(static_cast<std::size_t>(id)) ||
-            id >= static_cast<float>(input_dim_))
+        // The range first: converting a float beyond size_t's range would be undefined.
+        if (!(id >= 0.0f) || static_cast<double>(id) >= static_cast<double>(input_dim_) || id != std::floor(id))
             throw Error(std::string(call) + ": layer '" + name() + "' expects whole-number ids in [0, " +
                         std::to_string(input_dim_) + "), got " + std::to_string(id) + " at position " +
                         std::to_string(i));

@@ -78,16 +78,22 @@ Layer::~Layer() = default;
 void Layer::set_name(std::string name) {
     const std::string call = std::string(type_name()) + "::name";
     check_configurable("name");
-    // Weights are saved as "<layer name>/<weight name>", in a JSON header.
-    if (name.empty() || name.find('/') != std::string::npos || !detail::valid_utf8(name))
-        throw Error(call + ": expected a non-empty UTF-8 name without '/', got \"" + detail::printable(name) + "\"");
+    // Weights are saved as "<layer name>/<weight name>", in a JSON header, and names appear
+    // in messages: no '/', no control characters.
+    if (name.empty() || name.find('/') != std::string::npos || !detail::valid_utf8(name) ||
+        std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        throw Error(call + ": expected a non-empty UTF-8 name without '/' or control characters, got \"" +
+                    detail::printable(name) + "\"");
     name_ = std::move(name);
 }
 
 void Layer::check_configurable(const char* option) const {
+    const std::string call = std::string(type_name()) + "::" + option + ": layer '" + name_ + "'";
     if (built())
-        throw Error(std::string(type_name()) + "::" + option + ": layer '" + name_ +
-                    "' is built, so its options are fixed (its weights were laid out for them); make a new layer");
+        throw Error(call + " is built, so its options are fixed (its weights were laid out for them); make a new layer");
+    if (in_model_)
+        throw Error(call + " belongs to a model, so its options are fixed (the model was checked with them); add a "
+                           "new layer to a new model instead");
 }
 
 void Layer::set_input_shape(Shape shape, const std::string& call) {

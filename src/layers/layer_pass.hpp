@@ -44,6 +44,8 @@ struct LayerAccess {
     static void set_input_shape(Layer& layer, Shape shape, const std::string& call) {
         layer.set_input_shape(std::move(shape), call);
     }
+    // Marks a model's own copy of a layer: its options are fixed from now on.
+    static void adopt(Layer& layer) { layer.in_model_ = true; }
     // Forgets an input shape given by a model that then could not be built (never a built layer's).
     static void clear_input_shape(Layer& layer) {
         if (!layer.built()) layer.input_shape_ = Shape();

@@ -223,6 +223,7 @@ SimpleRNN& SimpleRNN::go_backwards(bool on) {
     return *this;
 }
 SimpleRNN& SimpleRNN::input_shape(Shape timesteps_features) {
+    check_configurable("input_shape");
     set_input_shape(std::move(timesteps_features), "SimpleRNN::input_shape");
     return *this;
 }

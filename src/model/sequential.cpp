@@ -6,8 +6,11 @@
 #include <iomanip>
 #include <limits>
 #include <numeric>
+#include <sstream>
 
+#include "data/split.hpp"
 #include "errors.hpp"
+#include "io/files.hpp"
 #include "model/progress.hpp"
 #include "model/sequential_impl.hpp"
 #include "random.hpp"
@@ -101,6 +104,11 @@ void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::stri
     const Shape& out = network->output_shape;
     if (y.rank() == 0 || y.shape()[0] != x.shape()[0])
         throw Error(call + ": x has " + std::to_string(x.shape()[0]) + " samples but y has shape " + y.shape().str());
+    // The targets are gathered into a buffer as wide as the output.
+    if (const std::size_t wanted = loss->target_features(out.back()); wanted == 0 || wanted > out.back())
+        throw Error(call + ": loss " + loss->name() + " asks for " + std::to_string(wanted) +
+                    " target values per output row, but the model's output has " + std::to_string(out.back()) +
+                    "; expected from 1 to that many");
     // The targets of a sample are shaped like its output, with the loss's number of target
     // values in the last axis; as Keras, a last axis of 1 may be left out: (N,) for (N, 1).
     std::vector<std::size_t> expected(out.begin(), out.end());
@@ -242,6 +250,7 @@ void Sequential::add(const Layer& layer) {
             if (existing->name() == layer.name())
                 throw Error(call + ": the model already has a layer named '" + layer.name() + "'");
         m.layers.push_back(layer.clone());
+        LayerAccess::adopt(*m.layers.back());
         try {
             if (m.layers.size() == 1) {
                 if (layer.has_input_shape()) m.build(call);
@@ -279,9 +288,10 @@ void Sequential::compile(std::string_view optimizer, const Loss& loss, const std
     compile(*make_optimizer(optimizer), loss, metrics);
 }
 
-void Sequential::summary(std::ostream& os) const {
+void Sequential::summary(std::ostream& to) const {
     const Impl& m = impl("Sequential::summary");
     m.net("Sequential::summary");
+    std::ostringstream os;  // formatted here, so that the caller's stream keeps its own flags
     constexpr int width = 65, first = 29, second = 26, third = 10;
     auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
         os << std::left << std::setw(first) << (" " + a) << std::setw(second) << b << std::setw(third) << c << '\n';
@@ -308,7 +318,7 @@ void Sequential::summary(std::ostream& os) const {
        << "Trainable params: " << grouped(total) << '\n'
        << "Non-trainable params: 0\n"
        << std::string(width, '_') << '\n';
-    os.unsetf(std::ios::adjustfield);
+    to << os.str();
 }
 
 History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
@@ -327,11 +337,12 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             throw Error(call + ": expected validation_split in [0, 1), got " + std::to_string(split));
         if (split > 0.0 && options.validation_data())
             throw Error(call + ": give validation_split or validation_data, not both");
+        // A checkpoint that cannot be written should stop fit now, not after an epoch's work.
+        if (!options.checkpoint().empty()) detail::writable_target(options.checkpoint(), call + " (checkpoint)");
 
-        // As Keras, validation_split holds out the last samples, before any shuffling, and
-        // trains on floor(n (1 - split)); the relative slack makes 0.2f split as 0.2 does.
+        // As Keras, validation_split holds out the last samples, before any shuffling.
         const std::size_t n = x.shape()[0];
-        const std::size_t n_train = static_cast<std::size_t>(std::floor(n * (1.0 - split) * (1.0 + 1e-7)));
+        const std::size_t n_train = detail::training_count(n, split);
         if (n_train == 0 || (split > 0.0 && n_train == n))
             throw Error(call + ": validation_split " + std::to_string(split) + " of " + std::to_string(n) +
                         " samples leaves " + std::to_string(n_train) + " for training and " +
@@ -359,7 +370,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
         std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
         std::vector<float> means(names.size());
         History history;
-        for (std::size_t epoch = options.initial_epoch() + 1; epoch <= options.epochs(); ++epoch) {
+        // Epochs initial_epoch + 1 .. epochs, counted from 1 as Keras prints them.
+        for (std::size_t done = options.initial_epoch(); done < options.epochs(); ++done) {
+            const std::size_t epoch = done + 1;
             progress.begin_epoch(epoch);
             if (options.shuffle()) {  // as Keras, a fresh permutation each epoch: resumable from a checkpoint
                 std::iota(train_rows.begin(), train_rows.end(), 0);

@@ -64,7 +64,8 @@ TensorView Stream::step(const float* x_t) {
     const std::size_t B = m.batch, D = m.stages.front().in;
     if (const auto* embedding = dynamic_cast<const Embedding*>(m.stages.front().layer)) {
         for (std::size_t b = 0; b < B; ++b)
-            if (!(x_t[b] >= 0.0f) || x_t[b] != std::floor(x_t[b]) || x_t[b] >= static_cast<float>(embedding->input_dim()))
+            if (!(x_t[b] >= 0.0f) || static_cast<double>(x_t[b]) >= static_cast<double>(embedding->input_dim()) ||
+                x_t[b] != std::floor(x_t[b]))
                 throw Error(std::string(call) + ": layer '" + embedding->name() + "' expects whole-number ids in [0, " +
                             std::to_string(embedding->input_dim()) + "), got " + std::to_string(x_t[b]) +
                             " for sequence " + std::to_string(b));
@@ -110,14 +111,15 @@ Stream Sequential::Impl::make_stream(std::size_t batch, const std::string& call)
     const Impl& m = *this;
     const detail::Network& net = m.net(call);
     detail::check_count(batch, detail::kMaxDimension, call, "batch");
-    if (net.input_timesteps == 1 && net.input_shape.rank() != 2)
+    const bool ids = dynamic_cast<const Embedding*>(m.layers.front().get()) != nullptr;  // (T,): one id per step
+    if (!ids && net.input_shape.rank() != 2)
         throw Error(call + ": expected a model whose input is a sequence, got input " + net.input_shape.str_with_batch());
     auto impl = std::make_unique<Stream::Impl>();
     impl->batch = batch;
     impl->layout = m.layout;
     for (std::size_t l = 0; l < m.layers.size(); ++l) {
         const Layer& layer = *m.layers[l];
-        Stream::Impl::Stage stage{&layer, m.params.data() + net.offsets[l], layer.input_shape().back(),
+        Stream::Impl::Stage stage{&layer, m.params.data() + net.offsets[l], l == 0 && ids ? 1 : layer.input_shape().back(),
                                   layer.output_shape().back(), Tensor(), Tensor(), Tensor()};
         if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer)) {
             if (rnn->go_backwards())

@@ -6,16 +6,21 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "kernels/kernels.hpp"
+#include "tensor/sizes.hpp"
 #include "threads.hpp"
 
 namespace recur {
 
 namespace {
 void require(bool ok, const std::string& call, const std::string& expected, float given) {
-    if (!ok) throw Error(call + ": expected " + expected + ", got " + std::to_string(given));
+    if (ok) return;
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", given);
+    throw Error(call + ": expected " + expected + ", got " + text);
 }
 double squared_norm(const float* g, std::size_t n) {
     double sum = 0.0;
@@ -114,7 +119,7 @@ StepOutcome Optimizer::apply_gradients(std::span<float> params, std::span<float>
         throw Error(std::string(name()) + "::apply_gradients: expected as many gradients as parameters (" +
                     std::to_string(params.size()) + "), got " + std::to_string(grads.size()));
     std::size_t variables = 0;
-    for (std::size_t n : variable_sizes) variables += n;
+    for (std::size_t n : variable_sizes) variables = detail::add(variables, n);
     if (variables != params.size())
         throw Error(std::string(name()) + "::apply_gradients: expected variable sizes that add up to the " +
                     std::to_string(params.size()) + " parameters, got " + std::to_string(variables));

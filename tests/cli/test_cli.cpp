@@ -57,9 +57,11 @@ const fs::path& work_dir() {
     return dir;
 }
 
-Run run_cli(const std::string& args) {
+// Runs `recur args` in the work directory, with `environment` (VAR=value ...) set for it.
+Run run_cli(const std::string& args, const std::string& environment = "") {
     const fs::path& dir = work_dir();
-    const std::string command = "cd '" + dir.string() + "' && '" RECUR_CLI "' " + args + " >stdout.txt 2>stderr.txt";
+    const std::string command =
+        "cd '" + dir.string() + "' && " + environment + " '" RECUR_CLI "' " + args + " >stdout.txt 2>stderr.txt";
     const int raw = std::system(command.c_str());
     Run run;
     run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
@@ -193,14 +195,19 @@ TEST_CASE("every bad input is one line on stderr and a non-zero exit") {
         {train + "--window 399", "--val-split 0.2 of the 1 windows"},
         {train + "--window 5 --val-split 1", "recur train: --val-split must be in [0, 1), got 1"},
         {train + "--window 5 --val-split -0.5", "--val-split must be in [0, 1), got -0.5"},
-        {train + "--window 0", "recur train: --window: expected a whole number > 0, got 0"},
-        {train + "--window 5 --epochs many", "--epochs: expected a whole number > 0, got many"},
-        {train + "--window 5 --epochs 2.5", "--epochs: expected a whole number > 0, got 2.5"},
-        {train + "--window 5 --units -1", "--units: expected a whole number > 0, got -1"},
-        {train + "--window 5 --seed -1", "--seed: expected a whole number >= 0, got -1"},
-        {train + "--window 5 --lr -1", "--lr: expected a finite number > 0, got -1"},
-        {train + "--window 5 --lr inf", "--lr: expected a finite number > 0, got inf"},
-        {train + "--window 5 --lr nan", "--lr: expected a finite number > 0, got nan"},
+        {train + "--window 0", "recur train: --window: expected a whole number from 1 to 18446744073709551615, got 0"},
+        {train + "--window 5 --epochs many", "--epochs: expected a whole number from 1 to 18446744073709551615, got many"},
+        {train + "--window 5 --epochs 2.5", "--epochs: expected a whole number from 1 to 18446744073709551615, got 2.5"},
+        {train + "--window 5 --units -1", "--units: expected a whole number from 1 to 18446744073709551615, got -1"},
+        {train + "--window 5 --units 99999999999999999999", "--units: expected a whole number from 1 to 18446744073709551615, got 99999999999999999999"},
+        {train + "--window 5 --seed -1", "--seed: expected a whole number from 0 to 18446744073709551615, got -1"},
+        {train + "--window 5 --seed 18446744073709551616", "--seed: expected a whole number from 0 to 18446744073709551615, got 18446744073709551616"},
+        {train + "--window 5 --lr -1", "--lr: expected a number from 1.2e-38 to 3.4e+38, got -1"},
+        {train + "--window 5 --lr inf", "--lr: expected a number from 1.2e-38 to 3.4e+38, got inf"},
+        {train + "--window 5 --lr nan", "--lr: expected a number from 1.2e-38 to 3.4e+38, got nan"},
+        {train + "--window 5 --lr 1e-50", "--lr: expected a number from 1.2e-38 to 3.4e+38, got 1e-50"},
+        {train + "--window 5 --lr 1e300", "--lr: expected a number from 1.2e-38 to 3.4e+38, got 1e300"},
+        {"frobnicate", "recur: unknown command 'frobnicate'; expected demo, train, predict, summary or bench"},
         {train, "recur train: --window is required"},
         {train + "--window 5 --colour red", "recur train: The following arguments were not expected: red --colour"},
         {"", "recur: A subcommand is required"},
@@ -216,4 +223,95 @@ TEST_CASE("every bad input is one line on stderr and a non-zero exit") {
         CHECK(run.err.ends_with("\n"));
         CHECK_MESSAGE(run.err.find(c.message) != std::string::npos, run.err);
     }
+}
+
+TEST_CASE("recur never overwrites its inputs or one output with another, and checks output directories first") {
+    REQUIRE(trained().status == 0);
+    const fs::path& dir = work_dir();
+    const std::string series_before = slurp(dir / "series.csv"), model_before = slurp(dir / "model.safetensors");
+    fs::remove(dir / "alias.csv");
+    fs::create_symlink("series.csv", dir / "alias.csv");
+    fs::remove(dir / "hardlink.csv");
+    fs::create_hard_link(dir / "series.csv", dir / "hardlink.csv");
+    fs::create_directories(dir / "sub");
+    const std::string train = "train --csv series.csv --column value --window 5 --epochs 1 ";
+    const struct {
+        std::string args, message;
+    } cases[] = {
+        {train + "--out series.csv", "recur train: --out 'series.csv' is the same file as --csv 'series.csv'; writing it "
+                                     "would destroy the input"},
+        {train + "--out ./sub/../series.csv", "--out './sub/../series.csv' is the same file as --csv 'series.csv'"},
+        {train + "--out alias.csv", "--out 'alias.csv' is the same file as --csv 'series.csv'"},
+        {train + "--out hardlink.csv", "--out 'hardlink.csv' is the same file as --csv 'series.csv'"},
+        {train + "--history series.csv", "--history 'series.csv' is the same file as --csv"},
+        {train + "--plot series.csv", "--plot 'series.csv' is the same file as --csv"},
+        {train + "--out m.safetensors --plot m.safetensors",
+         "--plot 'm.safetensors' is the same file as --out 'm.safetensors'; give each output a file of its own"},
+        {train + "--out h.csv --history ./h.csv", "--history './h.csv' is the same file as --out 'h.csv'"},
+        {train + "--history missing/h.csv", "--history 'missing/h.csv': the directory '"},
+        {train + "--out sub", "--out 'sub' exists and is not a regular file; expected a file to write"},
+        {"predict --model model.safetensors --csv series.csv --column value --out series.csv",
+         "recur predict: --out 'series.csv' is the same file as --csv 'series.csv'"},
+        {"predict --model model.safetensors --csv series.csv --column value --out model.safetensors",
+         "--out 'model.safetensors' is the same file as --model 'model.safetensors'"},
+        {"predict --model model.safetensors --csv series.csv --column t",
+         "recur predict: 'model.safetensors' was trained on column 'value', and its scaler fits that column's values; "
+         "predicting column 't' with it is likely wrong (pass --any-column to do it anyway)"},
+        {"predict --model series.csv --csv series.csv --column value", "recur predict: load_model: 'series.csv'"},
+        {train + "--out a.safetensors --plot dangling.svg",
+         "--plot 'dangling.svg' is a symbolic link to a missing file; expected a file to write"},
+    };
+    fs::remove(dir / "dangling.svg");
+    fs::create_symlink("a.safetensors", dir / "dangling.svg");  // the model would be written, then replaced by the plot
+    for (const auto& c : cases) {
+        CAPTURE(c.args);
+        const Run run = run_cli(c.args);
+        CHECK(run.status == 1);
+        CHECK(count_lines(run.err) == 1);
+        CHECK_MESSAGE(run.err.find(c.message) != std::string::npos, run.err);
+        CHECK(run.out.find("Epoch") == std::string::npos);  // refused before any training
+    }
+    CHECK_FALSE(fs::exists(dir / "a.safetensors"));
+    CHECK(slurp(dir / "series.csv") == series_before);
+    CHECK(slurp(dir / "model.safetensors") == model_before);
+    CHECK(fs::is_symlink(dir / "alias.csv"));
+    CHECK(run_cli("predict --model model.safetensors --csv series.csv --column t --any-column").status == 0);
+}
+
+TEST_CASE("a diverged training run saves nothing and exits non-zero") {
+    const fs::path& dir = work_dir();
+    fs::remove(dir / "diverged.safetensors");
+    const Run run = run_cli("train --csv series.csv --column value --window 5 --epochs 5 --lr 1e30 --seed 1 "
+                            "--out diverged.safetensors --history diverged.csv");
+    CHECK(run.status == 1);
+    CHECK(run.err.find("Sequential::fit: ") != std::string::npos);
+    CHECK(run.err.find("recur train: training diverged (the loss or an update became NaN or Inf; see above), so nothing "
+                       "was saved; try a smaller --lr") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "diverged.safetensors"));
+    CHECK_FALSE(fs::exists(dir / "diverged.csv"));
+}
+
+TEST_CASE("sizes the machine cannot hold and a bad RECUR_ISA are clear errors, not crashes") {
+    // 10^7 units: 10^14 weights, more than any address space holds, so this fails on any machine.
+    const Run huge = run_cli("train --csv series.csv --column value --window 5 --units 10000000 --epochs 1");
+    CHECK(huge.status == 1);
+    CHECK_MESSAGE(huge.err.find("recur train: Sequential::add: the model cannot be built: Tensor: cannot allocate "
+                                "100000020000000 floats (3.73e+05 GiB) for shape (100000020000000,): out of memory") !=
+                      std::string::npos,
+                  huge.err);
+    const Run isa = run_cli("bench", "RECUR_ISA=avx1024");
+    CHECK(isa.status == 1);
+    CHECK_MESSAGE(isa.err.find("RECUR_ISA: expected one of avx512, avx2, sse2 that this CPU supports, got 'avx1024'") !=
+                      std::string::npos,
+                  isa.err);
+}
+
+TEST_CASE("output that cannot be written to the standard output is a failure") {
+    REQUIRE(trained().status == 0);
+    const std::string command = "cd '" + work_dir().string() + "' && '" RECUR_CLI "' summary --model model.safetensors "
+                                ">/dev/full 2>full.txt";
+    const int raw = std::system(command.c_str());
+    CHECK(WIFEXITED(raw));
+    CHECK(WEXITSTATUS(raw) == 1);
+    CHECK(slurp(work_dir() / "full.txt") == "recur summary: cannot write to the standard output\n");
 }

@@ -81,8 +81,14 @@ TEST_CASE("chronological_split counts as Sequential::fit's validation_split") {
     CHECK_THROWS_WITH_AS(recur::chronological_split(10, 1.0),
                          "chronological_split: expected a test fraction in [0, 1), got 1", recur::Error);
     CHECK_THROWS_WITH_AS(recur::chronological_split(10, -0.1), doctest::Contains("got -0.1"), recur::Error);
-    CHECK_THROWS_WITH_AS(recur::chronological_split(4, 1e-9),
-                         "chronological_split: a test fraction of 1e-09 of 4 samples leaves 4 to train on and 0 to test; "
+    CHECK(recur::chronological_split(4, 1e-9) == 3);  // Python's int(4 * (1 - 1e-9))
+    // Large counts: never more than n, never off by the float error of the fraction.
+    CHECK(recur::chronological_split(10'000'000, 0.0) == 10'000'000);
+    CHECK(recur::chronological_split(100'000'000, 0.5) == 50'000'000);
+    CHECK(recur::chronological_split(10'000'000, 0.2f) == 8'000'000);
+    CHECK(recur::chronological_split(std::size_t{1} << 62, 0.0) == std::size_t{1} << 62);
+    CHECK_THROWS_WITH_AS(recur::chronological_split(4, 1e-17),
+                         "chronological_split: a test fraction of 1e-17 of 4 samples leaves 4 to train on and 0 to test; "
                          "both need at least one",
                          recur::Error);
     CHECK_THROWS_WITH_AS(recur::chronological_split(2, 0.9), doctest::Contains("leaves 0 to train on"), recur::Error);

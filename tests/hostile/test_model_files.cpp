@@ -71,9 +71,16 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
         {"a layer name with a slash", [](json& m) { layer(m, 0)["name"] = "rnn/kernel"; }, "got \"rnn/kernel\""},
         {"two layers of one name", [](json& m) { layer(m, 1)["name"] = "rnn"; }, "the model already has a layer named 'rnn'"},
         {"no layers", [](json& m) { m["architecture"]["layers"] = json::array(); }, "expected a non-empty list of \"layers\""},
-        {"layers that are not a list", [](json& m) { m["architecture"]["layers"] = json::object(); }, "expected a non-empty list of \"layers\""},
+        {"layers that are not a list", [](json& m) { m["architecture"]["layers"] = json::object(); },
+         "the architecture: expected \"layers\" to be a list, got an object"},
+        {"a key named twice", [](json& m) { m["architecture"] = "{\"name\": \"a\", \"name\": \"b\", \"layers\": []}"; },
+         "the architecture names \"name\" twice in one object; expected each key once"},
+        {"no format version", [](json& m) { m.erase("format_version"); }, "expected format_version \"1\", found none"},
+        {"a newer format version", [](json& m) { m["format_version"] = "2"; },
+         "expected format_version \"1\", found \"2\"; a newer recur wrote it"},
         {"a model name that is not text", [](json& m) { m["architecture"]["name"] = 3; }, "expected \"name\" to be a string, got 3"},
-        {"an architecture that is not JSON", [](json& m) { m["architecture"] = "{\"layers\": ["; }, "the metadata is malformed"},
+        {"an architecture that is not JSON", [](json& m) { m["architecture"] = "{\"layers\": ["; },
+         "the architecture is not valid JSON: parse error at line 1, column 13"},
         {"no format marker", [](json& m) { m.erase("format"); }, "expected a recur model"},
     });
 }
@@ -104,7 +111,9 @@ TEST_CASE("hostile compile settings are refused with the setting named") {
         {"an unknown optimizer", [](json& m) { m["compile"]["optimizer"]["name"] = "Nadam"; }, "expected \"SGD\", \"Adam\" or \"RMSprop\", got \"Nadam\""},
         {"an unknown loss", [](json& m) { m["compile"]["loss"]["name"] = "hinge"; }, "got \"hinge\""},
         {"an unknown metric", [](json& m) { m["compile"]["metrics"] = json::array({"auc"}); }, "expected metric \"accuracy\" or \"mae\", got \"auc\""},
-        {"metrics that are not a list", [](json& m) { m["compile"]["metrics"] = "accuracy"; }, "expected a list of \"metrics\""},
+        {"metrics that are not a list", [](json& m) { m["compile"]["metrics"] = "accuracy"; },
+         "the compile settings: expected \"metrics\" to be a list, got \"accuracy\""},
+        {"no loss", [](json& m) { m["compile"].erase("loss"); }, "the compile settings: expected a value for \"loss\", found none"},
         {"a metric that is not text", [](json& m) { m["compile"]["metrics"] = json::array({1}); }, "expected metric names as strings"},
         {"user metadata that is not an object", [](json& m) { m["user_metadata"] = json::array({1}); }, "expected an object of strings"},
         {"user metadata that is not text", [](json& m) { m["user_metadata"] = json{{"k", 1}}; }, "expected \"k\" to be a string"},
@@ -158,7 +167,9 @@ TEST_CASE("load_model refuses what is not a regular file without blocking or rea
     CHECK_THROWS_WITH_AS(recur::load_model(fifo), doctest::Contains(("load_model: '" + fifo + "' is a FIFO; expected a safetensors file").c_str()), Error);
     CHECK_THROWS_WITH_AS(recur::load_model("/dev/zero"), doctest::Contains("'/dev/zero' is a character device"), Error);
     CHECK_THROWS_WITH_AS(recur::load_model(dir.path().string()), doctest::Contains("is a directory"), Error);
-    CHECK_THROWS_WITH_AS(recur::load_model(""), doctest::Contains("load_model: '' cannot be opened"), Error);
+    CHECK_THROWS_WITH_AS(recur::load_model(""), "load_model: expected a file path, got an empty one", Error);
+    CHECK_THROWS_WITH_AS(recur::load_model("/proc/self/status"),
+                         doctest::Contains("expected at least 8 bytes (the header length), the file has 0"), Error);
     CHECK_THROWS_WITH_AS(recur::read_csv(fifo), doctest::Contains(("read_csv: '" + fifo + "' is a FIFO; expected a CSV file").c_str()), Error);
     CHECK_THROWS_WITH_AS(recur::read_csv("/dev/zero"), doctest::Contains("is a character device"), Error);
     CHECK_THROWS_WITH_AS(recur::read_idx(fifo), doctest::Contains("expected an IDX file"), Error);
@@ -188,4 +199,57 @@ TEST_CASE("a safetensors header with hostile lengths and shapes is refused") {
                          doctest::Contains("__metadata__ 'format' must be a string"), Error);
     CHECK_THROWS_WITH_AS(load_bytes(with_header(std::string(100000, '[') + std::string(100000, ']'))),
                          doctest::Contains("the header must be a JSON object"), Error);
+}
+
+TEST_CASE("tensors that overlap or leave bytes over, an optimizer state of the wrong rank and a damaged generator are refused") {
+    ScratchDir dir;
+    const std::string path = dir / "bytes.safetensors";
+    auto load_bytes = [&](const std::string& header, const std::string& data) {
+        std::string out(8, '\0');
+        for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(header.size() >> (8 * i));
+        std::ofstream(path, std::ios::binary) << out + header + data;
+        return recur::load_model(path);
+    };
+    CHECK_THROWS_WITH_AS(load_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                    "abcd"),
+                         doctest::Contains("tensor 'b' starts at data byte 0 where 4 was expected: the tensors must cover the "
+                                           "data exactly, without overlaps or gaps"),
+                         Error);
+    CHECK_THROWS_WITH_AS(load_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "abcdefgh"),
+                         doctest::Contains("the tensors cover 4 of the 8 data bytes; expected all of them"), Error);
+    CHECK_THROWS_WITH_AS(load_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                    "abcd"),
+                         doctest::Contains("the header names \"a\" twice in one object; expected each key once"), Error);
+    std::string nested = "\"t\":{\"dtype\":" + std::string(100000, '[') + std::string(100000, ']') + ",\"shape\":[1],\"data_offsets\":[0,4]}";
+    CHECK_THROWS_WITH_AS(load_bytes("{" + nested + "}", "abcd"),
+                         doctest::Contains("tensor 't' has dtype of JSON type array, expected \"F32\""), Error);
+    CHECK_THROWS_WITH_AS(load_bytes(R"({"t":{"dtype":")" + std::string(10000, 'x') + R"(","shape":[1],"data_offsets":[0,4]}})", "abcd"),
+                         doctest::Contains("tensor 't' has dtype of JSON type string, expected \"F32\""), Error);
+
+    Sequential model = recur::testing::small_model();
+    model.train_on_batch(Tensor({2, 5, 1}), Tensor({2}));
+    const std::string good = dir / "good.safetensors", bad = dir / "bad.safetensors";
+    model.save_checkpoint(good);
+    recur::detail::Safetensors file = recur::detail::read_safetensors(good, "test");
+    const Tensor& state = file.at("optimizer/state");
+    const Tensor square = state.reshape(recur::Shape{2, state.size() / 2});
+    std::vector<std::pair<std::string, const Tensor*>> tensors;
+    for (const auto& [key, tensor] : file.tensors) tensors.emplace_back(key, key == "optimizer/state" ? &square : &tensor);
+    recur::detail::write_safetensors(bad, tensors, file.metadata, "test");
+    CHECK_THROWS_WITH_AS(recur::load_model(bad), doctest::Contains("expected 'optimizer/state' to be a flat list, found shape (2, 29)"),
+                         Error);
+    for (const std::string& generator : {file.metadata.at("generator") + " 7", std::string(313 * 2, ' ')}) {
+        auto metadata = file.metadata;
+        metadata["generator"] = generator;
+        tensors.clear();
+        for (const auto& [key, tensor] : file.tensors) tensors.emplace_back(key, &tensor);
+        recur::detail::write_safetensors(bad, tensors, metadata, "test");
+        CHECK_THROWS_WITH_AS(recur::load_model(bad), doctest::Contains("the generator's state is malformed"), Error);
+    }
+    std::string zeros;
+    for (int i = 0; i < 312; ++i) zeros += "0 ";
+    auto metadata = file.metadata;
+    metadata["generator"] = zeros + "312";
+    recur::detail::write_safetensors(bad, tensors, metadata, "test");
+    CHECK_THROWS_WITH_AS(recur::load_model(bad), doctest::Contains("the generator's state is malformed (all zero)"), Error);
 }

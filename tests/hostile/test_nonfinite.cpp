@@ -185,3 +185,13 @@ TEST_CASE("apply_gradients refuses sizes that do not add up") {
     CHECK_THROWS_WITH_AS(adam.set_state(std::vector<float>(8, std::numeric_limits<float>::infinity()), 1, 4),
                          "Adam::set_state: expected a finite state, but it holds NaN or Inf", Error);
 }
+
+TEST_CASE("apply_gradients refuses variable sizes whose sum wraps around") {
+    recur::Adam adam;
+    adam.clipnorm(1.0f);
+    std::vector<float> params(3), grads(3);
+    const std::vector<std::size_t> sizes{SIZE_MAX, 4};
+    CHECK_THROWS_WITH_AS(adam.apply_gradients(params, grads, sizes),
+                         "Adam::apply_gradients: expected variable sizes that add up to the 3 parameters, got 18446744073709551615",
+                         Error);
+}

@@ -2,7 +2,9 @@
 // called on empty batches, moved-from models, streams and tensors, and streams whose model
 // changed under them. Each is refused with a clear error (or, as Keras, gives an empty result).
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <sstream>
 
 #include "hostile/hostile.hpp"
 
@@ -26,7 +28,7 @@ TEST_CASE("a built layer refuses every option change, in a model or on its own")
     CHECK_THROWS_WITH_AS(rnn.return_state(true), doctest::Contains("SimpleRNN::return_state"), Error);
     CHECK_THROWS_WITH_AS(rnn.go_backwards(true), doctest::Contains("SimpleRNN::go_backwards"), Error);
     CHECK_THROWS_WITH_AS(rnn.activation("relu"), doctest::Contains("SimpleRNN::activation"), Error);
-    CHECK_THROWS_WITH_AS(rnn.input_shape({6, 1}), doctest::Contains("layer 'rnn' is built for (5, 1), got (6, 1)"), Error);
+    CHECK_THROWS_WITH_AS(rnn.input_shape({6, 1}), doctest::Contains("SimpleRNN::input_shape: layer 'rnn' is built"), Error);
     // The weights still fit their buffer and the model still works.
     head.set_weights(head.get_weights());
     CHECK(model.predict(Tensor({2, 5, 1})).shape() == Shape{2, 1});
@@ -179,9 +181,10 @@ TEST_CASE("a stream step refuses a null pointer, inputs that are not finite and 
 
 TEST_CASE("layer and model names must be UTF-8 text without '/'; metadata must be UTF-8 to be saved") {
     CHECK_THROWS_WITH_AS(Dense(1).name("bad\xff\xfename"),
-                         "Dense::name: expected a non-empty UTF-8 name without '/', got \"bad\\xFF\\xFEname\"", Error);
+                         "Dense::name: expected a non-empty UTF-8 name without '/' or control characters, got \"bad\\xFF\\xFEname\"", Error);
     CHECK_THROWS_WITH_AS(SimpleRNN(1).name("a/b"), doctest::Contains("got \"a/b\""), Error);
     CHECK_THROWS_WITH_AS(Sequential("\xc3"), "Sequential: expected a non-empty UTF-8 name, got \"\\xC3\"", Error);
+    CHECK_THROWS_WITH_AS(Dense(1).name("x\n\x1b[2J"), doctest::Contains("got \"x\\x0A\\x1B[2J\""), Error);
     CHECK_NOTHROW(Dense(1).name("dichte_schicht_\xc3\xa4"));  // UTF-8 is fine
     recur::testing::ScratchDir dir;
     Sequential model = recur::testing::small_model();
@@ -189,4 +192,80 @@ TEST_CASE("layer and model names must be UTF-8 text without '/'; metadata must b
     CHECK_THROWS_WITH_AS(model.save(dir / "m.safetensors"),
                          "Sequential::save: metadata \"column\" is not valid UTF-8 text; a model file stores text only", Error);
     CHECK_FALSE(std::filesystem::exists(dir / "m.safetensors"));
+}
+
+TEST_CASE("a layer in a model keeps the options the model checked, even before the model is built") {
+    Sequential model;
+    model.add(SimpleRNN(2).name("rnn"));
+    model.add(Dense(1).name("head"));
+    CHECK_FALSE(model.built());
+    auto& head = dynamic_cast<Dense&>(model.layer(1));
+    CHECK_THROWS_WITH_AS(head.name("rnn"),
+                         "Dense::name: layer 'head' belongs to a model, so its options are fixed (the model was checked with "
+                         "them); add a new layer to a new model instead",
+                         Error);
+    CHECK_THROWS_WITH_AS(dynamic_cast<SimpleRNN&>(model.layer(0)).return_state(true), doctest::Contains("belongs to a model"), Error);
+    CHECK_THROWS_WITH_AS(dynamic_cast<SimpleRNN&>(model.layer(0)).input_shape({3, 1}), doctest::Contains("belongs to a model"), Error);
+    model.compile("adam", "mse");
+    model.fit(Tensor({4, 3, 1}), Tensor({4}), recur::FitOptions().verbose(0));  // builds from x as before
+    CHECK(model.layer(0).input_shape() == Shape{3, 1});
+}
+
+TEST_CASE("fit: epoch counts at the ends of size_t, a checkpoint path checked before training, targets wider than the output") {
+    Sequential model = recur::testing::small_model();
+    const Tensor x({4, 5, 1}), y({4});
+    const auto weights = model.layer(0).get_weights()[0];
+    CHECK(model.fit(x, y, recur::FitOptions().epochs(3).initial_epoch(SIZE_MAX).verbose(0)).loss.empty());
+    CHECK(model.fit(x, y, recur::FitOptions().epochs(SIZE_MAX).initial_epoch(SIZE_MAX - 1).verbose(0)).loss.size() == 1);
+    CHECK(model.epochs_done() == SIZE_MAX);
+
+    Sequential fresh = recur::testing::small_model();
+    const auto before = fresh.layer(0).get_weights()[0];
+    CHECK_THROWS_WITH_AS(fresh.fit(x, y, recur::FitOptions().checkpoint("/nonexistent/dir/ckpt.safetensors").verbose(0)),
+                         "Sequential::fit (checkpoint): '/nonexistent/dir/ckpt.safetensors': its directory '/nonexistent/dir' "
+                         "does not exist",
+                         Error);
+    CHECK(fresh.layer(0).get_weights()[0](0, 0) == before(0, 0));  // nothing trained
+
+    struct Wide : recur::MSE {  // claims more targets per row than the output has
+        std::unique_ptr<recur::Loss> clone() const override { return std::make_unique<Wide>(*this); }
+        std::size_t target_features(std::size_t) const override { return 1000; }
+    };
+    fresh.compile(recur::Adam(), Wide());
+    CHECK_THROWS_WITH_AS(fresh.fit(x, Tensor({4, 1000})),
+                         "Sequential::fit: loss mean_squared_error asks for 1000 target values per output row, but the "
+                         "model's output has 1; expected from 1 to that many",
+                         Error);
+    CHECK_THROWS_WITH_AS(fresh.evaluate(x, Tensor({4, 1000})), doctest::Contains("Sequential::evaluate: loss"), Error);
+}
+
+TEST_CASE("indices, shapes, summaries and ids at their edges") {
+    Tensor t({2, 3});
+    CHECK_THROWS_WITH_AS(t(-1, 0), "Tensor element access: index -1 is negative", Error);
+    CHECK_THROWS_WITH_AS(Shape().back(), "Shape::back: the shape () has no axes", Error);
+    std::ostringstream out;
+    out << std::right;
+    recur::testing::small_model().summary(out);
+    CHECK((out.flags() & std::ios::adjustfield) == std::ios::right);  // the caller's stream keeps its flags
+    // Ids above 2^24 are whole floats too, compared exactly.
+    Sequential ids;
+    ids.add(recur::Embedding(16777217, 1).input_shape({1}));
+    CHECK(ids.predict(Tensor({1, 1}, {16777216.0f})).shape() == Shape{1, 1, 1});
+    CHECK_THROWS_WITH_AS(ids.predict(Tensor({1, 1}, {1e30f})), doctest::Contains("expects whole-number ids in [0, 16777217)"),
+                         Error);
+}
+
+TEST_CASE("a stream of a model that starts with an Embedding reads one id per sequence, whatever T") {
+    Sequential model;
+    model.add(recur::Embedding(5, 3).input_shape({4}));
+    model.add(SimpleRNN(2));
+    CHECK(model.stream(2).input_features() == 1);
+    Sequential single;
+    single.add(recur::Embedding(5, 3).input_shape({1}));
+    single.add(SimpleRNN(2));
+    recur::Stream stream = single.stream(1);
+    const float id = 3.0f;
+    const Tensor expected = single.predict(Tensor({1, 1}, {3.0f}));
+    const recur::TensorView out = stream.step(&id);
+    CHECK(out(0, 0) == doctest::Approx(expected(0, 0)));
 }

@@ -56,7 +56,7 @@ TEST_CASE("a table of bad inputs, each rejected with a clear message") {
         {"a 1-D input shape for SimpleRNN", [] { recur::SimpleRNN(2).input_shape({5}); }, "expects 2 dimensions per sample"},
         {"a zero timestep count", [] { recur::SimpleRNN(2).input_shape({0, 1}); }, "dimensions >= 1, got (0, 1)"},
         {"a 3-D input shape for Dense", [] { recur::Dense(2).input_shape({1, 2, 3}); }, "expects 1 or 2 dimensions"},
-        {"an empty layer name", [] { recur::Dense(2).name(""); }, "Dense::name: expected a non-empty UTF-8 name without '/', got \"\""},
+        {"an empty layer name", [] { recur::Dense(2).name(""); }, "Dense::name: expected a non-empty UTF-8 name without '/' or control characters, got \"\""},
         {"a negative learning rate", [] { recur::Adam().learning_rate(-0.1f); }, "Adam::learning_rate: expected a finite value > 0"},
         {"an infinite learning rate", [] { recur::SGD().learning_rate(INFINITY); }, "SGD::learning_rate"},
         {"a NaN learning rate", [] { recur::RMSprop().learning_rate(NAN); }, "RMSprop::learning_rate"},
