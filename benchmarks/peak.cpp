@@ -1,7 +1,9 @@
 // The machine's single-thread float32 FMA peak, measured: independent FMA chains, enough
-// of them to cover the FMA latency, on the widest vectors the CPU has.
+// of them to cover the FMA latency. Built once per instruction set (RECUR_PEAK_AVX512 or not,
+// see CMakeLists.txt); recur-bench runs the widest the CPU has.
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 namespace {
@@ -25,14 +27,15 @@ __attribute__((noinline)) double fma_peak_gflops(long iterations) {
 
 }  // namespace
 
-// Best of a few short runs, in GFLOP/s.
-double measured_fma_peak_gflops() {
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+// Best of a few short runs, in GFLOP/s, on this file's instruction set (its build flags).
+#if defined(RECUR_PEAK_AVX512)
+double fma_peak_gflops_avx512() {
+    using Arch = xsimd::avx512f;
+#else
+double fma_peak_gflops_avx2() {
+    using Arch = xsimd::fma3<xsimd::avx2>;
+#endif
     double best = 0.0;
-    for (int run = 0; run < 5; ++run) {
-        const double g = avx512 ? fma_peak_gflops<xsimd::avx512f>(20'000'000)
-                                : fma_peak_gflops<xsimd::fma3<xsimd::avx2>>(20'000'000);
-        if (g > best) best = g;
-    }
+    for (int run = 0; run < 5; ++run) best = std::max(best, fma_peak_gflops<Arch>(20'000'000));
     return best;
 }

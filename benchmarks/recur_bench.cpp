@@ -16,7 +16,16 @@
 #include "kernels/kernels.hpp"
 #include "layers/simple_rnn.hpp"
 
-double measured_fma_peak_gflops();
+double fma_peak_gflops_avx512();
+double fma_peak_gflops_avx2();
+
+// The single-thread FMA peak on the widest vectors this CPU has (peak.cpp); 0 (unknown) on a
+// CPU without FMA.
+double measured_fma_peak_gflops() {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return fma_peak_gflops_avx512();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return fma_peak_gflops_avx2();
+    return 0.0;
+}
 
 namespace {
 
@@ -29,7 +38,8 @@ double peak_gflops() {
 void report_flops(benchmark::State& state, double flops) {
     const double total = flops * static_cast<double>(state.iterations());
     state.counters["GFLOP/s"] = benchmark::Counter(total * 1e-9, benchmark::Counter::kIsRate);
-    state.counters["%peak1"] = benchmark::Counter(total * 1e-9 / peak_gflops() * 100.0, benchmark::Counter::kIsRate);
+    if (peak_gflops() > 0)
+        state.counters["%peak1"] = benchmark::Counter(total * 1e-9 / peak_gflops() * 100.0, benchmark::Counter::kIsRate);
 }
 
 std::vector<float> random_vector(std::size_t n, unsigned seed) {

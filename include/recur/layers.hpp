@@ -25,6 +25,9 @@ const char* activation_name(Activation activation);
 // A layer describes shapes and options; its weights live in the model's flat parameter
 // buffer (or, for a layer called on its own, in storage of its own). Options are chained
 // setters named after Keras's arguments: SimpleRNN(10).return_sequences(true).input_shape({5, 1}).
+// Once a layer is built, or added to a model (the model holds a copy), its options are
+// fixed. Calling a layer on its own builds it on its first call, so, like any object that
+// changes, it must not be called from two threads at once.
 class Layer {
 public:
     virtual ~Layer();
