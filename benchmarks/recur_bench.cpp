@@ -14,7 +14,7 @@
 #include <recur/recur.hpp>
 
 #include "kernels/kernels.hpp"
-#include "layers/simple_rnn.hpp"
+#include "layers/products.hpp"
 
 double fma_peak_gflops_avx512();
 double fma_peak_gflops_avx2();
@@ -63,9 +63,9 @@ void RnnStepForward(benchmark::State& state) {
     auto a = random_vector(B * H, 1), h = random_vector(B * H, 2), u = random_vector(H * H, 3);
     std::vector<float> out(B * H), u_packed(recur::kernels::packed_floats(H, H));
     const auto& k = recur::kernels::active();
-    k.pack(u_packed.data(), u.data(), H, H, false);  // once per optimizer step in training
+    k.pack(u_packed.data(), u.data(), H, H, H, false);  // once per optimizer step in training
     for (auto _ : state) {
-        k.rnn_step_forward_packed(out.data(), a.data(), h.data(), u_packed.data(), B, H, recur::kernels::Act::tanh);
+        k.recurrent_forward(out.data(), a.data(), H, h.data(), H, u_packed.data(), B, H, H, recur::kernels::Act::tanh);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * B * H * H);
@@ -79,9 +79,10 @@ void RnnStepBackward(benchmark::State& state) {
          h = random_vector(B * H, 4);
     std::vector<float> out(B * H), ut_packed(recur::kernels::packed_floats(H, H));
     const auto& k = recur::kernels::active();
-    k.pack(ut_packed.data(), u.data(), H, H, true);
+    k.pack(ut_packed.data(), u.data(), H, H, H, true);
     for (auto _ : state) {
-        k.rnn_step_backward(out.data(), dh.data(), next.data(), ut_packed.data(), h.data(), B, H, recur::kernels::Act::tanh);
+        k.recurrent_backward(out.data(), H, dh.data(), next.data(), H, ut_packed.data(), h.data(), B, H, H,
+                             recur::kernels::Act::tanh);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * B * H * H);
@@ -95,11 +96,11 @@ void RecurrenceRows(benchmark::State& state) {
     auto a = random_vector(T * B * H, 1), u = random_vector(H * H, 3);
     std::vector<float> hs((T + 1) * B * H), u_packed(recur::kernels::packed_floats(H, H));
     const auto& k = recur::kernels::active();
-    k.pack(u_packed.data(), u.data(), H, H, false);
+    k.pack(u_packed.data(), u.data(), H, H, H, false);
     for (auto _ : state) {
         for (std::size_t t = 0; t < T; ++t)
-            k.rnn_step_forward_packed(hs.data() + (t + 1) * B * H, a.data() + t * B * H, hs.data() + t * B * H,
-                                      u_packed.data(), B, H, recur::kernels::Act::tanh);
+            k.recurrent_forward(hs.data() + (t + 1) * B * H, a.data() + t * B * H, H, hs.data() + t * B * H, H,
+                                u_packed.data(), B, H, H, recur::kernels::Act::tanh);
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * T * B * H * H);
@@ -128,7 +129,7 @@ void InputProjection(benchmark::State& state) {
     auto x = random_vector(rows * D, 1), w = random_vector(D * H, 2), b = random_vector(H, 3);
     std::vector<float> out(rows * H), w_packed(recur::kernels::packed_floats(D, H));
     const auto& k = recur::kernels::active();
-    k.pack(w_packed.data(), w.data(), D, H, false);
+    k.pack(w_packed.data(), w.data(), D, H, H, false);
     for (auto _ : state) {
         k.linear_forward_packed(out.data(), x.data(), w_packed.data(), b.data(), rows, D, H);
         benchmark::ClobberMemory();
@@ -142,10 +143,9 @@ BENCHMARK(InputProjection)->Args({896, 28, 128})->Args({6400, 64, 512});
 void WeightGradient(benchmark::State& state) {
     const std::size_t rows = state.range(0), H = state.range(1);
     auto a = random_vector(rows * H, 1), b = random_vector(rows * H, 2);
-    std::vector<float> out(H * H),
-        scratch(recur::kernels::packed_floats(recur::detail::kGradientSlab, H) + recur::detail::kGradientSlab * H);
+    std::vector<float> out(H * H), scratch(recur::detail::weight_gradient_floats(H, H));
     for (auto _ : state) {
-        recur::detail::weight_gradient(out.data(), a.data(), b.data(), rows, H, H, scratch.data());
+        recur::detail::weight_gradient(out.data(), H, a.data(), H, b.data(), H, rows, H, H, scratch.data());
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * rows * H * H);

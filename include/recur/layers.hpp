@@ -1,6 +1,9 @@
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -13,7 +16,11 @@ namespace recur {
 
 namespace detail {
 struct LayerPass;
+struct StreamPass;
 struct LayerAccess;
+class ConfigReader;
+class ConfigWriter;
+class Cell;
 }  // namespace detail
 
 enum class Activation { linear, tanh, relu, sigmoid, softmax };
@@ -63,8 +70,8 @@ protected:
     // were laid out for them) or of a layer in a model (the model checked them) are fixed.
     void check_configurable(const char* option) const;
     // Runs a forward pass of a layer called on its own (building it on first use, with
-    // weights of its own); returns the output and (for recurrent layers) the final state.
-    std::vector<Tensor> call_standalone(const Tensor& x, bool with_state);
+    // weights of its own); returns the output, then the final states when asked.
+    std::vector<Tensor> call_standalone(const Tensor& x, bool with_states);
 
     struct WeightSpec {
         std::string name;
@@ -73,74 +80,225 @@ protected:
 
 private:
     friend struct detail::LayerAccess;
-    // The per-sample input ranks the layer takes (SimpleRNN: 2, 2; Dense: 1, 2).
+    // Everything a model, a stream or a model file needs of a layer kind comes through these
+    // hooks, so that nothing outside the layer's own files needs to know which kind it is.
+
+    // Shapes. The per-sample input ranks the layer takes (SimpleRNN: 2, 2; Dense: 1, 2).
     virtual std::pair<std::size_t, std::size_t> input_ranks() const = 0;
-    // Steps per sample when the input is a sequence (kept time-major inside), else 1.
-    virtual std::size_t input_timesteps() const { return input_shape_.rank() == 2 ? input_shape_[0] : 1; }
-    // Checks the values of a batch given to the first layer (Embedding: valid ids).
-    virtual void check_input(const Tensor&, const char*) const {}
+    // Whether a sample is a sequence, (T, D) or (Embedding) T ids, kept time-major inside.
+    virtual bool input_is_sequence() const { return input_shape_.rank() == 2; }
     virtual Shape compute_output_shape(const Shape& input) const = 0;
+    // Checks the values given to the first layer, a batch or a stream's step: finite (Embedding:
+    // valid ids).
+    virtual void check_input(TensorView x, const std::string& call) const;
+    // Where the layer may stand in a Sequential model (Embedding: first only); `index` is its place.
+    virtual void check_placement(std::size_t, const std::string&) const {}
+    // The activation of the output, which a loss may fold into its gradient (a softmax head).
+    virtual std::optional<Activation> output_activation() const { return std::nullopt; }
+
+    // Weights.
     virtual std::vector<WeightSpec> weight_specs(const Shape& input) const = 0;
     virtual void initialize(float* weights, std::mt19937_64& generator) const = 0;
+
+    // A pass over a batch: forward leaves the output (and a recurrent layer's final states)
+    // in the pass, backward the gradients.
     virtual std::size_t workspace_floats(std::size_t batch) const = 0;
     virtual void forward(detail::LayerPass& pass) const = 0;
     virtual void backward(detail::LayerPass& pass) const = 0;
+    // The final states forward leaves (h; h and c for LSTM), each batch x state_width().
+    virtual std::size_t state_count() const { return 0; }
+
+    // One timestep at a time (Sequential::stream): what a stream keeps for this layer, laid
+    // out by stream_start (weights packed for the kernels, zero states); stream_step runs one
+    // step with the same kernels predict uses and returns the output.
+    virtual void check_streamable(const std::string&) const {}
+    virtual std::size_t stream_floats(std::size_t batch) const = 0;
+    virtual void stream_start(detail::StreamPass& pass) const = 0;
+    virtual void stream_reset(detail::StreamPass&) const {}
+    virtual const float* stream_step(detail::StreamPass& pass, const float* input) const noexcept = 0;
+
+    // Model files: the layer's own options (its type, name and input shape are written for it).
+    virtual void write_config(detail::ConfigWriter& config) const = 0;
 
     std::string name_;
     Shape input_shape_;
     float* weights_ = nullptr;  // this layer's slice of a flat parameter buffer, or owned_
     Tensor owned_;              // the weights of a layer called on its own
     bool in_model_ = false;     // a model's own copy: its options were checked by the model
+    std::atomic<std::uint64_t>* model_version_ = nullptr;  // its model's weights version, which set_weights moves on
 };
 
-// Fully-connected recurrent layer: h_t = activation(x_t W + h_{t-1} U + b).
-class SimpleRNN : public Layer {
+// What SimpleRNN, LSTM and GRU share: Keras's RNN arguments, and one time loop over the
+// sequence that a cell's gate math plugs into.
+class Recurrent : public Layer {
 public:
-    explicit SimpleRNN(std::size_t units);
-
-    SimpleRNN& activation(std::string_view name);
-    SimpleRNN& use_bias(bool on);
-    SimpleRNN& return_sequences(bool on);
-    SimpleRNN& return_state(bool on);
-    SimpleRNN& go_backwards(bool on);
-    SimpleRNN& input_shape(Shape timesteps_features);  // (T, D)
-    SimpleRNN& name(std::string name);
-    using Layer::name;
-
     std::size_t units() const { return units_; }
     Activation activation() const { return activation_; }
     bool use_bias() const { return use_bias_; }
     bool return_sequences() const { return return_sequences_; }
     bool return_state() const { return return_state_; }
     bool go_backwards() const { return go_backwards_; }
-    using Layer::input_shape;
 
-    // Calls the layer on a batch (N, T, D) as Keras does: builds it on first use and
-    // returns [output] or, with return_state, [output, final_state].
-    std::vector<Tensor> operator()(const Tensor& x);
+protected:
+    Recurrent(std::string_view type_prefix, const char* type, std::size_t units);
 
-    const char* type_name() const override { return "SimpleRNN"; }
-    std::unique_ptr<Layer> clone() const override;
+    void set_activation(std::string_view name, const char* option, Activation& target);
+    void set_flag(bool on, const char* option, bool& target);
+    void set_shape(Shape timesteps_features);
+    // Calls the layer on a batch (N, T, D) as Keras does.
+    std::vector<Tensor> call(const Tensor& x);
+
+    std::size_t units_;
+    Activation activation_ = Activation::tanh;
+    Activation recurrent_activation_ = Activation::sigmoid;  // the gates' (LSTM, GRU)
+    bool use_bias_ = true;
+    bool return_sequences_ = false;
+    bool return_state_ = false;
+    bool go_backwards_ = false;
 
 private:
-    std::pair<std::size_t, std::size_t> input_ranks() const override;
+    // The gate math of one step and the buffers it needs.
+    virtual const detail::Cell& cell() const = 0;
+    // Options of the kind's own (LSTM's recurrent_activation, ...) for its model-file config.
+    virtual void write_cell_config(detail::ConfigWriter&) const {}
+    // Keras's initial bias: zeros, or (LSTM's unit_forget_bias) ones for the forget gate.
+    virtual void initialize_bias(float* bias, std::size_t floats) const;
+
+    std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
     Shape compute_output_shape(const Shape& input) const override;
+    void check_placement(std::size_t index, const std::string& call) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
+    std::size_t state_count() const override;
+    void check_streamable(const std::string& call) const override;
+    std::size_t stream_floats(std::size_t batch) const override;
+    void stream_start(detail::StreamPass& pass) const override;
+    void stream_reset(detail::StreamPass& pass) const override;
+    const float* stream_step(detail::StreamPass& pass, const float* input) const noexcept override;
+    void write_config(detail::ConfigWriter& config) const override;
 
-    std::size_t units_;
-    Activation activation_ = Activation::tanh;
-    bool use_bias_ = true;
-    bool return_sequences_ = false;
-    bool return_state_ = false;
-    bool go_backwards_ = false;
+    const char* type_;
+};
+
+// Chained setters that return the concrete recurrent layer: LSTM(32).return_sequences(true).
+template <class Derived>
+class RecurrentLayer : public Recurrent {
+public:
+    Derived& activation(std::string_view name) {
+        set_activation(name, "activation", activation_);
+        return self();
+    }
+    Derived& use_bias(bool on) {
+        set_flag(on, "use_bias", use_bias_);
+        return self();
+    }
+    Derived& return_sequences(bool on) {
+        set_flag(on, "return_sequences", return_sequences_);
+        return self();
+    }
+    // Keras's return_state: a call on the layer returns [output, final states...]. A
+    // Sequential model takes one output, so it refuses such a layer.
+    Derived& return_state(bool on) {
+        set_flag(on, "return_state", return_state_);
+        return self();
+    }
+    // Processes the sequence from its end; outputs come in processing order, as Keras's.
+    Derived& go_backwards(bool on) {
+        set_flag(on, "go_backwards", go_backwards_);
+        return self();
+    }
+    Derived& input_shape(Shape timesteps_features) {
+        set_shape(std::move(timesteps_features));
+        return self();
+    }
+    Derived& name(std::string name) {
+        set_name(std::move(name));
+        return self();
+    }
+    using Layer::input_shape;
+    using Layer::name;
+    using Recurrent::activation;
+    using Recurrent::go_backwards;
+    using Recurrent::return_sequences;
+    using Recurrent::return_state;
+    using Recurrent::use_bias;
+
+    // Calls the layer on a batch (N, T, D) as Keras does: builds it on first use and returns
+    // [output] or, with return_state, [output, final state] ([output, h, c] for LSTM).
+    std::vector<Tensor> operator()(const Tensor& x) { return call(x); }
+
+    std::unique_ptr<Layer> clone() const override { return std::make_unique<Derived>(self()); }
+
+protected:
+    using Recurrent::Recurrent;
+    Derived& self() { return static_cast<Derived&>(*this); }
+    const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+// Fully-connected recurrent layer: h_t = activation(x_t W + h_{t-1} U + b). Weights kernel
+// (D, units), recurrent_kernel (units, units), bias (units).
+class SimpleRNN final : public RecurrentLayer<SimpleRNN> {
+public:
+    explicit SimpleRNN(std::size_t units);
+    const char* type_name() const override { return "SimpleRNN"; }
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    const detail::Cell& cell() const override;
+};
+
+// Long short-term memory, as Keras's LSTM: gates i, f, c, o (in that order in the weights),
+// i = ra(x W_i + h U_i + b_i) and likewise f, o; c_t = f c_{t-1} + i a(x W_c + h U_c + b_c);
+// h_t = o a(c_t), with a the activation (tanh) and ra the recurrent activation (sigmoid).
+// Weights kernel (D, 4 units), recurrent_kernel (units, 4 units), bias (4 units).
+class LSTM final : public RecurrentLayer<LSTM> {
+public:
+    explicit LSTM(std::size_t units);
+    LSTM& recurrent_activation(std::string_view name);
+    // As Keras (on by default): the forget gate's bias starts at 1, so that the cell
+    // remembers from the start.
+    LSTM& unit_forget_bias(bool on);
+    Activation recurrent_activation() const { return recurrent_activation_; }
+    bool unit_forget_bias() const { return unit_forget_bias_; }
+    const char* type_name() const override { return "LSTM"; }
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    const detail::Cell& cell() const override;
+    void write_cell_config(detail::ConfigWriter& config) const override;
+    void initialize_bias(float* bias, std::size_t floats) const override;
+    bool unit_forget_bias_ = true;
+};
+
+// Gated recurrent unit, as Keras's GRU: gates z, r, h (in that order in the weights),
+// z = ra(x W_z + h U_z + b_z), r likewise, h_t = z h_{t-1} + (1 - z) hh. With reset_after (the
+// default, as PyTorch's GRU and cuDNN): hh = a(x W_h + b_h + r (h U_h + b'_h)), the bias
+// (2, 3 units) holding the input bias then the recurrent one; without: hh = a(x W_h +
+// (r h) U_h + b_h), the bias (3 units).
+class GRU final : public RecurrentLayer<GRU> {
+public:
+    explicit GRU(std::size_t units);
+    GRU& recurrent_activation(std::string_view name);
+    GRU& reset_after(bool on);
+    Activation recurrent_activation() const { return recurrent_activation_; }
+    bool reset_after() const { return reset_after_; }
+    const char* type_name() const override { return "GRU"; }
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    const detail::Cell& cell() const override;
+    void write_cell_config(detail::ConfigWriter& config) const override;
+    bool reset_after_ = true;
 };
 
 // Densely-connected layer on the last axis: y = activation(x W + b), for (N, D) or (N, T, D).
-class Dense : public Layer {
+class Dense final : public Layer {
 public:
     explicit Dense(std::size_t units);
 
@@ -161,13 +319,20 @@ public:
     std::unique_ptr<Layer> clone() const override;
 
 private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
+    std::optional<Activation> output_activation() const override { return activation_; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
+    std::size_t stream_floats(std::size_t batch) const override;
+    void stream_start(detail::StreamPass& pass) const override;
+    const float* stream_step(detail::StreamPass& pass, const float* input) const noexcept override;
+    void write_config(detail::ConfigWriter& config) const override;
 
     std::size_t units_;
     Activation activation_ = Activation::linear;
@@ -175,9 +340,10 @@ private:
 };
 
 // Integer ids in, learned vectors out, as Keras's Embedding: (N, T) ids -> (N, T, output_dim).
-// Ids are given as floats holding whole numbers in [0, input_dim); the weight "embeddings"
-// (input_dim, output_dim) starts uniform in [-0.05, 0.05]. It can only be a model's first layer.
-class Embedding : public Layer {
+// Ids are given as floats holding whole numbers in [0, input_dim) (exact up to 2^24); the
+// weight "embeddings" (input_dim, output_dim) starts uniform in [-0.05, 0.05]. It can only
+// be a model's first layer.
+class Embedding final : public Layer {
 public:
     Embedding(std::size_t input_dim, std::size_t output_dim);
 
@@ -195,15 +361,22 @@ public:
     std::unique_ptr<Layer> clone() const override;
 
 private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override;
-    std::size_t input_timesteps() const override;
-    void check_input(const Tensor& ids, const char* call) const override;
+    bool input_is_sequence() const override { return true; }
+    void check_input(TensorView ids, const std::string& call) const override;
+    void check_placement(std::size_t index, const std::string& call) const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
+    std::size_t stream_floats(std::size_t batch) const override;
+    void stream_start(detail::StreamPass& pass) const override;
+    const float* stream_step(detail::StreamPass& pass, const float* input) const noexcept override;
+    void write_config(detail::ConfigWriter& config) const override;
 
     std::size_t input_dim_, output_dim_;
 };

@@ -9,6 +9,11 @@
 
 namespace recur {
 
+namespace detail {
+class ConfigWriter;
+struct LossAccess;
+}  // namespace detail
+
 // A loss gives its value and its gradient in one pass. Predictions and targets are
 // `rows` x `features`, row-major; the value is the mean over every element, as Keras
 // reduces (mean over the last axis, then over the batch).
@@ -34,26 +39,38 @@ public:
     // where going through the activation's Jacobian would lose digits.
     virtual float compute_fused(const float* probabilities, const float* y_true, float* grad,
                                 std::size_t rows, std::size_t features) const;
+
+protected:
+    friend struct detail::LossAccess;
+    // Model files: the loss's own settings (its name is written for it). A class that does
+    // not write them, such as a loss of the caller's own, cannot be saved: this default says so.
+    virtual void write_config(detail::ConfigWriter& config) const;
 };
 
-class MSE : public Loss {
+class MSE final : public Loss {
 public:
     const char* name() const override { return "mean_squared_error"; }
     std::unique_ptr<Loss> clone() const override { return std::make_unique<MSE>(*this); }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override;
+
+private:
+    void write_config(detail::ConfigWriter&) const override {}
 };
 
-class MAE : public Loss {
+class MAE final : public Loss {
 public:
     const char* name() const override { return "mean_absolute_error"; }
     std::unique_ptr<Loss> clone() const override { return std::make_unique<MAE>(*this); }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override;
+
+private:
+    void write_config(detail::ConfigWriter&) const override {}
 };
 
 // 0.5 e^2 where |e| <= delta, delta (|e| - 0.5 delta) beyond.
-class Huber : public Loss {
+class Huber final : public Loss {
 public:
     Huber& delta(float value);
     float delta() const { return delta_; }
@@ -63,6 +80,7 @@ public:
                   std::size_t features) const override;
 
 private:
+    void write_config(detail::ConfigWriter& config) const override;
     float delta_ = 1.0f;
 };
 
@@ -83,11 +101,12 @@ public:
     }
 
 protected:
+    void write_config(detail::ConfigWriter& config) const override;
     bool from_logits_ = false;
 };
 
 // Targets are integer class labels, one per output row: y (N,) for output (N, classes).
-class SparseCategoricalCrossentropy : public CrossentropyBase<SparseCategoricalCrossentropy> {
+class SparseCategoricalCrossentropy final : public CrossentropyBase<SparseCategoricalCrossentropy> {
 public:
     static constexpr Activation kHead = Activation::softmax;
     const char* name() const override { return "sparse_categorical_crossentropy"; }
@@ -100,7 +119,7 @@ public:
 };
 
 // Targets are one-hot (or any probability) vectors shaped like the output.
-class CategoricalCrossentropy : public CrossentropyBase<CategoricalCrossentropy> {
+class CategoricalCrossentropy final : public CrossentropyBase<CategoricalCrossentropy> {
 public:
     static constexpr Activation kHead = Activation::softmax;
     const char* name() const override { return "categorical_crossentropy"; }
@@ -111,7 +130,7 @@ public:
 };
 
 // Independent yes/no targets in [0, 1], for a sigmoid output (or logits with from_logits(true)).
-class BinaryCrossentropy : public CrossentropyBase<BinaryCrossentropy> {
+class BinaryCrossentropy final : public CrossentropyBase<BinaryCrossentropy> {
 public:
     static constexpr Activation kHead = Activation::sigmoid;
     const char* name() const override { return "binary_crossentropy"; }

@@ -7,6 +7,11 @@
 
 namespace recur {
 
+namespace detail {
+class ConfigWriter;
+struct OptimizerAccess;
+}  // namespace detail
+
 // What Optimizer::apply_gradients did. A step that meets a non-finite value changes nothing:
 // one bad batch must not poison the weights or the moments for every later one.
 enum class StepOutcome {
@@ -45,6 +50,10 @@ public:
 
 protected:
     explicit Optimizer(float learning_rate) : learning_rate_(learning_rate) {}
+    friend struct detail::OptimizerAccess;
+    // Model files: the optimizer's own settings (its name and the shared ones are written for
+    // it). A class that does not write them cannot be saved: this default says so.
+    virtual void write_config(detail::ConfigWriter& config) const;
     void set_learning_rate(float value);
     void set_clipnorm(float value);
     void set_global_clipnorm(float value);
@@ -91,7 +100,7 @@ private:
 };
 
 // Keras SGD: v = momentum v - lr g; p += v (nesterov: p += momentum v - lr g).
-class SGD : public OptimizerBase<SGD> {
+class SGD final : public OptimizerBase<SGD> {
 public:
     SGD() : OptimizerBase(0.01f) {}
     SGD& momentum(float value);
@@ -101,6 +110,7 @@ public:
     const char* name() const override { return "SGD"; }
 
 private:
+    void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return momentum_ > 0.0f ? 1 : 0; }
     void update(float* params, const float* grads, float* state, std::size_t n,
                 std::size_t step) const override;
@@ -109,7 +119,7 @@ private:
 };
 
 // Keras Adam: p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon).
-class Adam : public OptimizerBase<Adam> {
+class Adam final : public OptimizerBase<Adam> {
 public:
     Adam() : OptimizerBase(0.001f) {}
     Adam& beta_1(float value);
@@ -121,6 +131,7 @@ public:
     const char* name() const override { return "Adam"; }
 
 private:
+    void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 2; }
     void update(float* params, const float* grads, float* state, std::size_t n,
                 std::size_t step) const override;
@@ -131,7 +142,7 @@ private:
 
 // Keras RMSprop (not centered, no momentum): ms = rho ms + (1 - rho) g^2;
 // p -= lr g / (sqrt(ms) + epsilon).
-class RMSprop : public OptimizerBase<RMSprop> {
+class RMSprop final : public OptimizerBase<RMSprop> {
 public:
     RMSprop() : OptimizerBase(0.001f) {}
     RMSprop& rho(float value);
@@ -141,6 +152,7 @@ public:
     const char* name() const override { return "RMSprop"; }
 
 private:
+    void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 1; }
     void update(float* params, const float* grads, float* state, std::size_t n,
                 std::size_t step) const override;

@@ -7,14 +7,16 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <typeinfo>
 
 #include <nlohmann/json.hpp>
 
+#include "config.hpp"
 #include "errors.hpp"
 #include "io/safetensors.hpp"
-#include "layers/config.hpp"
+#include "layers/registry.hpp"
+#include "losses/loss_config.hpp"
 #include "model/sequential_impl.hpp"
+#include "optim/optimizer_config.hpp"
 #include "tensor/sizes.hpp"
 #include "text.hpp"
 
@@ -26,83 +28,17 @@ using nlohmann::json;
 using detail::ConfigReader;
 constexpr int kFormatVersion = 1;
 
-json layer_config(const Layer& layer) {
-    if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer))
-        return {{"type", "SimpleRNN"},          {"name", rnn->name()},
-                {"units", rnn->units()},        {"activation", activation_name(rnn->activation())},
-                {"use_bias", rnn->use_bias()},  {"return_sequences", rnn->return_sequences()},
-                {"go_backwards", rnn->go_backwards()}, {"input_shape", rnn->input_shape().dims()}};
-    if (const auto* dense = dynamic_cast<const Dense*>(&layer))
-        return {{"type", "Dense"},          {"name", dense->name()},
-                {"units", dense->units()},  {"activation", activation_name(dense->activation())},
-                {"use_bias", dense->use_bias()}, {"input_shape", dense->input_shape().dims()}};
-    if (const auto* embedding = dynamic_cast<const Embedding*>(&layer))
-        return {{"type", "Embedding"},
-                {"name", embedding->name()},
-                {"input_dim", embedding->input_dim()},
-                {"output_dim", embedding->output_dim()},
-                {"input_shape", embedding->input_shape().dims()}};
-    throw Error(std::string("layer type ") + layer.type_name() + " cannot be saved");
-}
-
-// A loss or optimizer is recorded by its name (and settings), so the class must be the one
-// that name makes again: a subclass of the caller's own would come back as another class.
-template <class T, class Make>
-void check_recordable(const T& object, Make make, const char* what) {
-    std::unique_ptr<T> remade;
-    try {
-        remade = make(object.name());
-    } catch (const Error&) {
-    }
-    if (!remade || typeid(*remade) != typeid(object))
-        throw Error(std::string("the ") + what + " is a class of its own (" + typeid(object).name() + ", named \"" +
-                    object.name() + "\"), which a model file cannot record; compile with one of recur's " + what +
-                    "es to save");
-}
-
-json optimizer_config(const Optimizer& opt) {
-    check_recordable(opt, [](std::string_view name) { return make_optimizer(name); }, "optimizer");
-    json config{{"name", opt.name()},
-                {"learning_rate", opt.learning_rate()},
-                {"clipnorm", opt.clipnorm()},
-                {"global_clipnorm", opt.global_clipnorm()},
-                {"clipvalue", opt.clipvalue()}};
-    if (const auto* sgd = dynamic_cast<const SGD*>(&opt)) {
-        config["momentum"] = sgd->momentum();
-        config["nesterov"] = sgd->nesterov();
-    } else if (const auto* adam = dynamic_cast<const Adam*>(&opt)) {
-        config["beta_1"] = adam->beta_1();
-        config["beta_2"] = adam->beta_2();
-        config["epsilon"] = adam->epsilon();
-    } else if (const auto* rms = dynamic_cast<const RMSprop*>(&opt)) {
-        config["rho"] = rms->rho();
-        config["epsilon"] = rms->epsilon();
-    }
-    return config;
-}
-
-json loss_config(const Loss& loss) {
-    check_recordable(loss, [](std::string_view name) { return make_loss(name); }, "loss");
-    json config{{"name", loss.name()}};
-    if (const auto* huber = dynamic_cast<const Huber*>(&loss)) config["delta"] = huber->delta();
-    if (const auto* sparse = dynamic_cast<const SparseCategoricalCrossentropy*>(&loss)) config["from_logits"] = sparse->from_logits();
-    if (const auto* categorical = dynamic_cast<const CategoricalCrossentropy*>(&loss))
-        config["from_logits"] = categorical->from_logits();
-    if (const auto* binary = dynamic_cast<const BinaryCrossentropy*>(&loss)) config["from_logits"] = binary->from_logits();
-    return config;
-}
-
 std::map<std::string, std::string> model_metadata(const Sequential& model) {
     json layers = json::array();
-    for (const auto& layer : model.layers()) layers.push_back(layer_config(*layer));
+    for (const auto& layer : model.layers()) layers.push_back(detail::layer_config(*layer));
     std::map<std::string, std::string> metadata{
         {"format", "recur"},
         {"format_version", std::to_string(kFormatVersion)},
         {"architecture", json{{"name", model.name()}, {"layers", layers}}.dump()}};
     if (model.compiled()) {
         const auto names = model.metrics_names();  // "loss" first
-        metadata["compile"] = json{{"optimizer", optimizer_config(model.optimizer())},
-                                   {"loss", loss_config(model.loss())},
+        metadata["compile"] = json{{"optimizer", detail::optimizer_config(model.optimizer())},
+                                   {"loss", detail::loss_config(model.loss())},
                                    {"metrics", std::vector<std::string>(names.begin() + 1, names.end())}}
                                   .dump();
     }
@@ -111,69 +47,6 @@ std::map<std::string, std::string> model_metadata(const Sequential& model) {
             throw Error("metadata \"" + detail::printable(key) + "\" is not valid UTF-8 text; a model file stores text only");
     if (!model.metadata().empty()) metadata["user_metadata"] = json(model.metadata()).dump();
     return metadata;
-}
-
-// The settings every optimizer shares; a clipping of 0 means off and is left unset.
-template <class Concrete>
-std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const ConfigReader& c) {
-    optimizer.learning_rate(c.number("learning_rate"));
-    if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
-    if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
-    if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
-    return optimizer.clone();
-}
-
-std::unique_ptr<Optimizer> make_optimizer(const json& config) {
-    const ConfigReader c(config, "the optimizer");
-    const std::string name = c.string("name");
-    if (name == "SGD") return with_common_settings(SGD().momentum(c.number("momentum")).nesterov(c.boolean("nesterov")), c);
-    if (name == "Adam")
-        return with_common_settings(
-            Adam().beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon")), c);
-    if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.number("rho")).epsilon(c.number("epsilon")), c);
-    throw Error("the optimizer: expected \"SGD\", \"Adam\" or \"RMSprop\", got \"" + detail::printable(name) + "\"");
-}
-
-std::unique_ptr<Loss> make_loss(const json& config) {
-    const ConfigReader c(config, "the loss");
-    std::unique_ptr<Loss> loss = recur::make_loss(c.string("name"));
-    if (auto* huber = dynamic_cast<Huber*>(loss.get())) huber->delta(c.number("delta"));
-    if (auto* sparse = dynamic_cast<SparseCategoricalCrossentropy*>(loss.get())) sparse->from_logits(c.boolean("from_logits"));
-    if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get()))
-        categorical->from_logits(c.boolean("from_logits"));
-    if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(c.boolean("from_logits"));
-    return loss;
-}
-
-// A layer from its saved config. Every layer of a saved model records its input shape, so
-// that its weight count is known here, before anything is allocated for it.
-std::unique_ptr<Layer> make_layer(const json& config, std::size_t index) {
-    const ConfigReader c(config, "layer " + std::to_string(index));
-    const std::string type = c.string("type");
-    const Shape input = c.shape("input_shape");
-    if (input.rank() == 0) throw Error("layer " + std::to_string(index) + ": expected a non-empty \"input_shape\"");
-    const std::size_t max = detail::kMaxDimension;
-    if (type == "SimpleRNN") {
-        SimpleRNN rnn(c.count("units", 1, max));
-        rnn.name(c.string("name")).activation(c.string("activation")).use_bias(c.boolean("use_bias"));
-        rnn.return_sequences(c.boolean("return_sequences")).go_backwards(c.boolean("go_backwards"));
-        rnn.input_shape(input);
-        return rnn.clone();
-    }
-    if (type == "Dense") {
-        Dense dense(c.count("units", 1, max));
-        dense.name(c.string("name")).activation(c.string("activation")).use_bias(c.boolean("use_bias"));
-        dense.input_shape(input);
-        return dense.clone();
-    }
-    if (type == "Embedding") {
-        Embedding embedding(c.count("input_dim", 1, max), c.count("output_dim", 1, max));
-        embedding.name(c.string("name"));
-        embedding.input_shape(input);
-        return embedding.clone();
-    }
-    throw Error("layer " + std::to_string(index) + ": expected \"type\" SimpleRNN, Dense or Embedding, got \"" +
-                detail::printable(type) + "\"");
 }
 
 // A counter of the checkpoint's metadata: decimal digits only (std::stoull would take "-1").
@@ -288,7 +161,7 @@ Sequential load_model(const std::string& path) {
             model_name = a.string("name");
             const json& list = a.list("layers");
             if (list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
-            for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(make_layer(list[i], i));
+            for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(detail::layer_from_config(list[i], i));
             if (meta.contains("compile")) compile = detail::parse_json(meta.at("compile"), "the compile settings");
             if (meta.contains("user_metadata")) {
                 const json stored = detail::parse_json(meta.at("user_metadata"), "the user metadata");
@@ -328,7 +201,8 @@ Sequential load_model(const std::string& path) {
                     if (!metric.is_string()) throw Error("the compile settings: expected metric names as strings");
                     metrics.push_back(metric.get<std::string>());
                 }
-                model.compile(*make_optimizer(c.object("optimizer")), *make_loss(c.object("loss")), metrics);
+                model.compile(*detail::optimizer_from_config(c.object("optimizer")),
+                              *detail::loss_from_config(c.object("loss")), metrics);
             }
         } catch (const Error& e) {
             throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());

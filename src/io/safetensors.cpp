@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/files.hpp"
-#include "layers/config.hpp"
+#include "config.hpp"
 #include "text.hpp"
 
 namespace recur::detail {

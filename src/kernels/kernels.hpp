@@ -15,14 +15,15 @@ struct Table {
     const char* isa;    // "avx512", "avx2", "sse2", "reference"
     std::size_t lanes;  // floats per vector: the group size of the lanes kernels (the oracle's: any)
 
-    // Lays out the k x n matrix B (b holds B, or B^T when `transposed`) as the column panels
-    // this table's product kernels stream through, in packed_floats(k, n) floats. Weights are
-    // packed once per use of a weight value, not once per product.
-    void (*pack)(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed);
+    // Lays out the k x n matrix B (b holds B, or B^T when `transposed`, with row stride ld)
+    // as the column panels this table's product kernels stream through, in
+    // packed_floats(k, n) floats. Weights are packed once per use of a weight value, not once
+    // per product; ld lets a block of a wider matrix be packed (one gate's weights).
+    void (*pack)(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld, bool transposed);
     // The same for the panels of columns [c0, c1) only (c0 a multiple of 48, c1 one or n),
     // written where pack puts them: a packing cut into pieces for several threads.
-    void (*pack_columns)(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed,
-                         std::size_t c0, std::size_t c1);
+    void (*pack_columns)(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld,
+                         bool transposed, std::size_t c0, std::size_t c1);
 
     // out[rows x n] = in[rows x k] w[k x n] + bias[n] (bias may be null).
     void (*linear_forward)(float* out, const float* in, const float* w, const float* bias,
@@ -30,17 +31,18 @@ struct Table {
     // The same with w packed by `pack`.
     void (*linear_forward_packed)(float* out, const float* in, const float* w_packed,
                                   const float* bias, std::size_t rows, std::size_t k, std::size_t n);
-    // The fused recurrence step: h[rows x n] = act(a + h_prev[rows x n] u[n x n]).
-    void (*rnn_step_forward)(float* h, const float* a, const float* h_prev, const float* u,
-                             std::size_t rows, std::size_t n, Act act);
-    // The same with u packed by `pack`.
-    void (*rnn_step_forward_packed)(float* h, const float* a, const float* h_prev,
-                                    const float* u_packed, std::size_t rows, std::size_t n, Act act);
-    // Its backward: da = (dh + da_next u^T) * act'(h), with u^T packed by `pack` (transposed)
-    // and act' computed from the step's output h. dh or da_next may be null (read as zero).
-    void (*rnn_step_backward)(float* da, const float* dh, const float* da_next,
-                              const float* ut_packed, const float* h, std::size_t rows,
-                              std::size_t n, Act act);
+    // The recurrent product of one step, fused with what follows it:
+    // out[rows x n] = act(a + in[rows x k] w), w packed by `pack`; out and a have row stride
+    // ld (out may be a: in place), in has row stride ld_in.
+    void (*recurrent_forward)(float* out, const float* a, std::size_t ld, const float* in, std::size_t ld_in,
+                              const float* w_packed, std::size_t rows, std::size_t k, std::size_t n, Act act);
+    // Its backward: out[rows x n] = (dh + d_next[rows x k] wt) * act'(y), wt (the transposed
+    // weights) packed by `pack`, act' computed from the step's output y; out, dh and y have row
+    // stride ld, d_next ld_next. dh or d_next may be null (read as zero); y is read only when
+    // act is not linear.
+    void (*recurrent_backward)(float* out, std::size_t ld, const float* dh, const float* d_next,
+                               std::size_t ld_next, const float* wt_packed, const float* y, std::size_t rows,
+                               std::size_t k, std::size_t n, Act act);
     // The whole recurrence of a group of `lanes` batch rows with the batch in the vector lanes,
     // for units narrower than a vector, where one row per vector would leave lanes idle. Blocks
     // are unit-major: block t holds n vectors of `lanes` floats, x[t][j][row]. Outputs equal
@@ -52,6 +54,41 @@ struct Table {
     // on entry (zero blocks where no gradient arrives).
     void (*rnn_backward_lanes)(float* da, const float* hs, const float* u, std::size_t lanes,
                                std::size_t n, std::size_t T, Act act);
+    // The gate math of a step, row by row; a is the activation, ra the recurrent activation,
+    // and a row holds its gates side by side, n units each. LSTM (gates i, f, c, o, Keras's
+    // order): z holds the pre-activations and becomes i = ra(z_i), f = ra(z_f), g = a(z_c),
+    // o = ra(z_o); then c = f c_prev + i g and h = o a(c).
+    void (*lstm_forward)(float* z, float* c, float* h, const float* c_prev, std::size_t rows, std::size_t n,
+                         Act a, Act ra);
+    // Its backward: z holds the gates and becomes the gradients of their pre-activations; dh
+    // is the gradient of h; dc holds that of c from the step after and becomes that of c_prev.
+    void (*lstm_backward)(float* z, float* dc, const float* dh, const float* c_prev, const float* c,
+                          std::size_t rows, std::size_t n, Act a, Act ra);
+    // GRU with the reset gate applied after the recurrent product (Keras's reset_after, as
+    // PyTorch's GRU; gates z, r, h): z holds x W + b_in and becomes zz = ra(z_z + p_z),
+    // rr = ra(z_r + p_r), hh = a(z_h + rr p_h); p holds h_prev U + b_rec (kept for the
+    // backward pass); h = zz h_prev + (1 - zz) hh.
+    void (*gru_forward)(float* z, const float* p, float* h, const float* h_prev, std::size_t rows, std::size_t n,
+                        Act a, Act ra);
+    // Its backward, with d = dh + carry the gradient of h: z becomes the gradients of the
+    // input side's pre-activations (dz, dr, dhh), p those of the recurrent side's
+    // (dz, dr, dhh rr), and carry d zz, the part of h_prev's gradient through the update gate.
+    void (*gru_backward)(float* z, float* p, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                         std::size_t n, Act a, Act ra);
+    // GRU with the reset gate applied before the product (reset_after off), whose z and r
+    // (and then hh) the recurrent products activate: rh = rr h_prev, the product's input ...
+    void (*gru_reset)(float* rh, const float* z, const float* h_prev, std::size_t rows, std::size_t n);
+    // ... and h = zz h_prev + (1 - zz) hh once hh is there.
+    void (*gru_update)(float* h, const float* z, const float* h_prev, std::size_t rows, std::size_t n);
+    // Its backward, first through the update: with d = dh + carry, z's z part becomes dz and
+    // its h part dhh (pre-activation gradients), carry becomes d zz ...
+    void (*gru_update_backward)(float* z, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                                std::size_t n, Act a, Act ra);
+    // ... then through the reset, given e = dhh U_h^T: z's r part becomes dr = e h_prev ra'(rr)
+    // and carry gains e rr.
+    void (*gru_reset_backward)(float* z, float* carry, const float* e, const float* h_prev, std::size_t rows,
+                               std::size_t n, Act ra);
+
     // Weight-gradient shape: out[m x n] = a[rows x m]^T b[rows x n], with leading dimensions,
     // so a block of output rows is a[:, i0:i1]: pass a + i0 and out + i0 * ldout. With
     // `accumulate` the product is added to out, and a sum over many rows taken a block of rows

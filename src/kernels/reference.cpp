@@ -30,13 +30,13 @@ double derivative_from_output(Act act, double y) {
 }
 
 // The oracle's packed layout is the plain row-major one.
-void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed, std::size_t c0,
-                  std::size_t c1) {
+void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld, bool transposed,
+                  std::size_t c0, std::size_t c1) {
     for (std::size_t p = 0; p < k; ++p)
-        for (std::size_t j = c0; j < c1; ++j) packed[p * n + j] = transposed ? b[j * k + p] : b[p * n + j];
+        for (std::size_t j = c0; j < c1; ++j) packed[p * n + j] = transposed ? b[j * ld + p] : b[p * ld + j];
 }
-void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
-    pack_columns(packed, b, k, n, transposed, 0, n);
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld, bool transposed) {
+    pack_columns(packed, b, k, n, ld, transposed, 0, n);
 }
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
@@ -49,24 +49,24 @@ void linear_forward(float* out, const float* in, const float* w, const float* bi
         }
 }
 
-void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
-                      std::size_t rows, std::size_t n, Act act) {
+void recurrent_forward(float* out, const float* a, std::size_t ld, const float* in, std::size_t ld_in,
+                       const float* w, std::size_t rows, std::size_t k, std::size_t n, Act act) {
     for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < n; ++j) {
-            double sum = a[i * n + j];
-            for (std::size_t p = 0; p < n; ++p) sum += double(h_prev[i * n + p]) * u[p * n + j];
-            h[i * n + j] = float(apply(act, sum));
+            double sum = a[i * ld + j];
+            for (std::size_t p = 0; p < k; ++p) sum += double(in[i * ld_in + p]) * w[p * n + j];
+            out[i * ld + j] = float(apply(act, sum));
         }
 }
 
-void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut_packed,
-                       const float* h, std::size_t rows, std::size_t n, Act act) {
+void recurrent_backward(float* out, std::size_t ld, const float* dh, const float* d_next, std::size_t ld_next,
+                        const float* wt, const float* y, std::size_t rows, std::size_t k, std::size_t n, Act act) {
     for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < n; ++j) {
-            double sum = dh ? dh[i * n + j] : 0.0;
-            if (da_next)
-                for (std::size_t p = 0; p < n; ++p) sum += double(da_next[i * n + p]) * ut_packed[p * n + j];
-            da[i * n + j] = float(sum * derivative_from_output(act, h[i * n + j]));
+            double sum = dh ? dh[i * ld + j] : 0.0;
+            if (d_next)
+                for (std::size_t p = 0; p < k; ++p) sum += double(d_next[i * ld_next + p]) * wt[p * n + j];
+            out[i * ld + j] = float(act == Act::linear ? sum : sum * derivative_from_output(act, y[i * ld + j]));
         }
 }
 
@@ -93,6 +93,102 @@ void rnn_backward_lanes(float* da, const float* hs, const float* u, std::size_t 
                     for (std::size_t p = 0; p < n; ++p) sum += double(da[(t + 1) * block + p * lanes + r]) * u[j * n + p];
                 da[t * block + j * lanes + r] = float(sum * derivative_from_output(act, hs[(t + 1) * block + j * lanes + r]));
             }
+}
+
+void lstm_forward(float* z, float* c, float* h, const float* c_prev, std::size_t rows, std::size_t n, Act a,
+                  Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 4 * n;
+            const double i = apply(ra, zr[j]), f = apply(ra, zr[n + j]), g = apply(a, zr[2 * n + j]),
+                         o = apply(ra, zr[3 * n + j]);
+            const double ct = f * c_prev[r * n + j] + i * g;
+            zr[j] = float(i), zr[n + j] = float(f), zr[2 * n + j] = float(g), zr[3 * n + j] = float(o);
+            c[r * n + j] = float(ct);
+            h[r * n + j] = float(o * apply(a, ct));
+        }
+}
+
+void lstm_backward(float* z, float* dc, const float* dh, const float* c_prev, const float* c, std::size_t rows,
+                   std::size_t n, Act a, Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 4 * n;
+            const double i = zr[j], f = zr[n + j], g = zr[2 * n + j], o = zr[3 * n + j];
+            const double d = dh[r * n + j], ac = apply(a, c[r * n + j]);
+            const double dct = dc[r * n + j] + d * o * derivative_from_output(a, ac);
+            zr[j] = float(dct * g * derivative_from_output(ra, i));
+            zr[n + j] = float(dct * c_prev[r * n + j] * derivative_from_output(ra, f));
+            zr[2 * n + j] = float(dct * i * derivative_from_output(a, g));
+            zr[3 * n + j] = float(d * ac * derivative_from_output(ra, o));
+            dc[r * n + j] = float(dct * f);
+        }
+}
+
+void gru_forward(float* z, const float* p, float* h, const float* h_prev, std::size_t rows, std::size_t n, Act a,
+                 Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 3 * n;
+            const float* pr = p + r * 3 * n;
+            const double u = apply(ra, double(zr[j]) + pr[j]), rr = apply(ra, double(zr[n + j]) + pr[n + j]);
+            const double hh = apply(a, zr[2 * n + j] + rr * pr[2 * n + j]);
+            zr[j] = float(u), zr[n + j] = float(rr), zr[2 * n + j] = float(hh);
+            h[r * n + j] = float(u * h_prev[r * n + j] + (1.0 - u) * hh);
+        }
+}
+
+void gru_backward(float* z, float* p, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                  std::size_t n, Act a, Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 3 * n;
+            float* pr = p + r * 3 * n;
+            const double u = zr[j], rr = zr[n + j], hh = zr[2 * n + j];
+            const double d = double(dh[r * n + j]) + carry[r * n + j];
+            const double dhh = d * (1.0 - u) * derivative_from_output(a, hh);
+            const double dz = d * (h_prev[r * n + j] - hh) * derivative_from_output(ra, u);
+            const double dr = dhh * pr[2 * n + j] * derivative_from_output(ra, rr);
+            zr[j] = float(dz), zr[n + j] = float(dr), zr[2 * n + j] = float(dhh);
+            pr[j] = float(dz), pr[n + j] = float(dr), pr[2 * n + j] = float(dhh * rr);
+            carry[r * n + j] = float(d * u);
+        }
+}
+
+void gru_reset(float* rh, const float* z, const float* h_prev, std::size_t rows, std::size_t n) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) rh[r * n + j] = z[r * 3 * n + n + j] * h_prev[r * n + j];
+}
+
+void gru_update(float* h, const float* z, const float* h_prev, std::size_t rows, std::size_t n) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            const double u = z[r * 3 * n + j], hh = z[r * 3 * n + 2 * n + j];
+            h[r * n + j] = float(u * h_prev[r * n + j] + (1.0 - u) * hh);
+        }
+}
+
+void gru_update_backward(float* z, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                         std::size_t n, Act a, Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 3 * n;
+            const double u = zr[j], hh = zr[2 * n + j], d = double(dh[r * n + j]) + carry[r * n + j];
+            zr[j] = float(d * (h_prev[r * n + j] - hh) * derivative_from_output(ra, u));
+            zr[2 * n + j] = float(d * (1.0 - u) * derivative_from_output(a, hh));
+            carry[r * n + j] = float(d * u);
+        }
+}
+
+void gru_reset_backward(float* z, float* carry, const float* e, const float* h_prev, std::size_t rows, std::size_t n,
+                        Act ra) {
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t j = 0; j < n; ++j) {
+            float* zr = z + r * 3 * n;
+            const double rr = zr[n + j], ej = e[r * n + j];
+            zr[n + j] = float(ej * h_prev[r * n + j] * derivative_from_output(ra, rr));
+            carry[r * n + j] = float(carry[r * n + j] + ej * rr);
+        }
 }
 
 void matmul_tn(float* out, const float* a, const float* b, std::size_t rows, std::size_t m,
@@ -186,11 +282,18 @@ const Table& reference() {
                              pack_columns,
                              linear_forward,
                              linear_forward,  // packed is plain here
-                             rnn_step_forward,
-                             rnn_step_forward,
-                             rnn_step_backward,
+                             recurrent_forward,
+                             recurrent_backward,
                              rnn_forward_lanes,
                              rnn_backward_lanes,
+                             lstm_forward,
+                             lstm_backward,
+                             gru_forward,
+                             gru_backward,
+                             gru_reset,
+                             gru_update,
+                             gru_update_backward,
+                             gru_reset_backward,
                              matmul_tn,
                              matmul_tn_packed,
                              column_sums,

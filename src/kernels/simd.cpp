@@ -64,6 +64,14 @@ V load(const float* p) {
 inline void store(float* p, float v) { *p = v; }
 inline void store(float* p, Vec v) { v.store_unaligned(p); }
 
+// Applies f to [0, n) in vectors, then the tail one float at a time.
+template <class F>
+void elementwise(std::size_t n, F&& f) {
+    std::size_t i = 0;
+    for (; i + W <= n; i += W) f.template operator()<Vec>(i);
+    for (; i < n; ++i) f.template operator()<float>(i);
+}
+
 // The first `count` lanes (1..W) of a vector at p; the other lanes read as zero and are
 // never written, so a matrix's last columns need no scalar loop.
 inline Vec load_first(const float* p, std::size_t count) {
@@ -372,14 +380,14 @@ void product(const Ops& ops, Left&& A, Right&& B, std::size_t rows, std::size_t 
 
 // b is read in its storage order, a row (or, transposed, a column) at a time: panel by panel,
 // every row would be a jump of a leading dimension, a new page each for wide matrices.
-void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed, std::size_t c0,
-                  std::size_t c1) {
+void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld, bool transposed,
+                  std::size_t c0, std::size_t c1) {
     if (transposed) {
         for (std::size_t j0 = c0; j0 < c1; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
             float* panel = packed + j0 * k;
             for (std::size_t p = 0; p < k; ++p, panel += width)
-                for (std::size_t c = 0; c < width; ++c) panel[c] = c < cols ? b[(j0 + c) * k + p] : 0.0f;
+                for (std::size_t c = 0; c < width; ++c) panel[c] = c < cols ? b[(j0 + c) * ld + p] : 0.0f;
         }
         return;
     }
@@ -387,12 +395,12 @@ void pack_columns(float* packed, const float* b, std::size_t k, std::size_t n, b
         for (std::size_t j0 = c0; j0 < c1; j0 += NR) {
             const std::size_t cols = panel_columns(n, j0), width = round_up(cols, W);
             float* row = packed + j0 * k + p * width;
-            for (std::size_t c = 0; c < width; c += W) store(row + c, load_first(b + p * n + j0 + c, std::min(W, cols - c)));
+            for (std::size_t c = 0; c < width; c += W) store(row + c, load_first(b + p * ld + j0 + c, std::min(W, cols - c)));
         }
 }
 
-void pack(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
-    pack_columns(packed, b, k, n, transposed, 0, n);
+void pack(float* packed, const float* b, std::size_t k, std::size_t n, std::size_t ld, bool transposed) {
+    pack_columns(packed, b, k, n, ld, transposed, 0, n);
 }
 
 void linear_forward(float* out, const float* in, const float* w, const float* bias,
@@ -405,22 +413,141 @@ void linear_forward_packed(float* out, const float* in, const float* w_packed, c
     product(Plain{out, n, bias}, RowMajor{in, k}, Packed{w_packed, k}, rows, k, n);
 }
 
-void rnn_step_forward(float* h, const float* a, const float* h_prev, const float* u,
-                      std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Unpacked(u, n), rows, n, n); });
-}
-
-void rnn_step_forward_packed(float* h, const float* a, const float* h_prev, const float* u_packed,
-                             std::size_t rows, std::size_t n, Act act) {
-    with_act(act, [&]<Act A>() { product(StepForward<A>{h, n, a}, RowMajor{h_prev, n}, Packed{u_packed, n}, rows, n, n); });
-}
-
-void rnn_step_backward(float* da, const float* dh, const float* da_next, const float* ut_packed,
-                       const float* h, std::size_t rows, std::size_t n, Act act) {
-    // Without da_next there is no product: k = 0, and the left operand is never read.
-    const std::size_t k = da_next ? n : 0;
+void recurrent_forward(float* out, const float* a, std::size_t ld, const float* in, std::size_t ld_in,
+                       const float* w_packed, std::size_t rows, std::size_t k, std::size_t n, Act act) {
     with_act(act, [&]<Act A>() {
-        product(StepBackward<A>{da, n, dh, h}, RowMajor{da_next ? da_next : h, n}, Packed{ut_packed, n}, rows, k, n);
+        product(StepForward<A>{out, ld, a}, RowMajor{in, ld_in}, Packed{w_packed, k}, rows, k, n);
+    });
+}
+
+void recurrent_backward(float* out, std::size_t ld, const float* dh, const float* d_next, std::size_t ld_next,
+                        const float* wt_packed, const float* y, std::size_t rows, std::size_t k, std::size_t n,
+                        Act act) {
+    // Without d_next there is no product: k = 0, and the left operand is never read.
+    const std::size_t depth = d_next ? k : 0;
+    with_act(act, [&]<Act A>() {
+        product(StepBackward<A>{out, ld, dh, y}, RowMajor{d_next ? d_next : out, ld_next}, Packed{wt_packed, k}, rows,
+                depth, n);
+    });
+}
+
+// ---- the gates of LSTM and GRU, row by row ----
+
+// f<V>(row, j) over the units of every row: vectors, then a float tail.
+template <class F>
+void per_unit(std::size_t rows, std::size_t n, F&& f) {
+    for (std::size_t r = 0; r < rows; ++r)
+        elementwise(n, [&]<class V>(std::size_t j) { f.template operator()<V>(r, j); });
+}
+
+// f.template operator()<A, RA>() for the activation and the recurrent one.
+template <class F>
+void with_acts(Act a, Act ra, F&& f) {
+    with_act(a, [&]<Act A>() { with_act(ra, [&]<Act RA>() { f.template operator()<A, RA>(); }); });
+}
+
+void lstm_forward(float* z, float* c, float* h, const float* c_prev, std::size_t rows, std::size_t n, Act a,
+                  Act ra) {
+    with_acts(a, ra, [&]<Act A, Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 4 * n;
+            const V i = activate<RA>(load<V>(zr + j)), f = activate<RA>(load<V>(zr + n + j));
+            const V g = activate<A>(load<V>(zr + 2 * n + j)), o = activate<RA>(load<V>(zr + 3 * n + j));
+            const V ct = f * load<V>(c_prev + r * n + j) + i * g;
+            store(zr + j, i), store(zr + n + j, f), store(zr + 2 * n + j, g), store(zr + 3 * n + j, o);
+            store(c + r * n + j, ct);
+            store(h + r * n + j, o * activate<A>(ct));
+        });
+    });
+}
+
+void lstm_backward(float* z, float* dc, const float* dh, const float* c_prev, const float* c, std::size_t rows,
+                   std::size_t n, Act a, Act ra) {
+    with_acts(a, ra, [&]<Act A, Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 4 * n;
+            const V i = load<V>(zr + j), f = load<V>(zr + n + j), g = load<V>(zr + 2 * n + j), o = load<V>(zr + 3 * n + j);
+            const V d = load<V>(dh + r * n + j), ac = activate<A>(load<V>(c + r * n + j));
+            const V dct = load<V>(dc + r * n + j) + d * o * derivative<A>(ac);
+            store(zr + j, dct * g * derivative<RA>(i));
+            store(zr + n + j, dct * load<V>(c_prev + r * n + j) * derivative<RA>(f));
+            store(zr + 2 * n + j, dct * i * derivative<A>(g));
+            store(zr + 3 * n + j, d * ac * derivative<RA>(o));
+            store(dc + r * n + j, dct * f);
+        });
+    });
+}
+
+void gru_forward(float* z, const float* p, float* h, const float* h_prev, std::size_t rows, std::size_t n, Act a,
+                 Act ra) {
+    with_acts(a, ra, [&]<Act A, Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 3 * n;
+            const float* pr = p + r * 3 * n;
+            const V u = activate<RA>(load<V>(zr + j) + load<V>(pr + j));
+            const V rr = activate<RA>(load<V>(zr + n + j) + load<V>(pr + n + j));
+            const V hh = activate<A>(load<V>(zr + 2 * n + j) + rr * load<V>(pr + 2 * n + j));
+            store(zr + j, u), store(zr + n + j, rr), store(zr + 2 * n + j, hh);
+            const V hp = load<V>(h_prev + r * n + j);
+            store(h + r * n + j, u * hp + (V(1.0f) - u) * hh);
+        });
+    });
+}
+
+void gru_backward(float* z, float* p, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                  std::size_t n, Act a, Act ra) {
+    with_acts(a, ra, [&]<Act A, Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 3 * n;
+            float* pr = p + r * 3 * n;
+            const V u = load<V>(zr + j), rr = load<V>(zr + n + j), hh = load<V>(zr + 2 * n + j);
+            const V d = load<V>(dh + r * n + j) + load<V>(carry + r * n + j);
+            const V dhh = d * (V(1.0f) - u) * derivative<A>(hh);
+            const V dz = d * (load<V>(h_prev + r * n + j) - hh) * derivative<RA>(u);
+            const V dr = dhh * load<V>(pr + 2 * n + j) * derivative<RA>(rr);
+            store(zr + j, dz), store(zr + n + j, dr), store(zr + 2 * n + j, dhh);
+            store(pr + j, dz), store(pr + n + j, dr), store(pr + 2 * n + j, dhh * rr);
+            store(carry + r * n + j, d * u);
+        });
+    });
+}
+
+void gru_reset(float* rh, const float* z, const float* h_prev, std::size_t rows, std::size_t n) {
+    per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+        store(rh + r * n + j, load<V>(z + r * 3 * n + n + j) * load<V>(h_prev + r * n + j));
+    });
+}
+
+void gru_update(float* h, const float* z, const float* h_prev, std::size_t rows, std::size_t n) {
+    per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+        const V u = load<V>(z + r * 3 * n + j), hh = load<V>(z + r * 3 * n + 2 * n + j);
+        store(h + r * n + j, u * load<V>(h_prev + r * n + j) + (V(1.0f) - u) * hh);
+    });
+}
+
+void gru_update_backward(float* z, float* carry, const float* dh, const float* h_prev, std::size_t rows,
+                         std::size_t n, Act a, Act ra) {
+    with_acts(a, ra, [&]<Act A, Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 3 * n;
+            const V u = load<V>(zr + j), hh = load<V>(zr + 2 * n + j);
+            const V d = load<V>(dh + r * n + j) + load<V>(carry + r * n + j);
+            store(zr + j, d * (load<V>(h_prev + r * n + j) - hh) * derivative<RA>(u));
+            store(zr + 2 * n + j, d * (V(1.0f) - u) * derivative<A>(hh));
+            store(carry + r * n + j, d * u);
+        });
+    });
+}
+
+void gru_reset_backward(float* z, float* carry, const float* e, const float* h_prev, std::size_t rows, std::size_t n,
+                        Act ra) {
+    with_act(ra, [&]<Act RA>() {
+        per_unit(rows, n, [&]<class V>(std::size_t r, std::size_t j) {
+            float* zr = z + r * 3 * n;
+            const V rr = load<V>(zr + n + j), ej = load<V>(e + r * n + j);
+            store(zr + n + j, ej * load<V>(h_prev + r * n + j) * derivative<RA>(rr));
+            store(carry + r * n + j, load<V>(carry + r * n + j) + ej * rr);
+        });
     });
 }
 
@@ -521,14 +648,6 @@ void column_sums(float* out, const float* a, std::size_t rows, std::size_t n, st
     }
 }
 
-// Applies f to [0, n) in vectors, then the tail one float at a time.
-template <class F>
-void elementwise(std::size_t n, F&& f) {
-    std::size_t i = 0;
-    for (; i + W <= n; i += W) f.template operator()<Vec>(i);
-    for (; i < n; ++i) f.template operator()<float>(i);
-}
-
 void activation_forward(float* y, const float* x, std::size_t n, Act act) {
     with_act(act, [&]<Act A>() {
         elementwise(n, [&]<class V>(std::size_t i) { store(y + i, activate<A>(load<V>(x + i))); });
@@ -616,11 +735,18 @@ extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
                          pack_columns,
                          linear_forward,
                          linear_forward_packed,
-                         rnn_step_forward,
-                         rnn_step_forward_packed,
-                         rnn_step_backward,
+                         recurrent_forward,
+                         recurrent_backward,
                          rnn_forward_lanes,
                          rnn_backward_lanes,
+                         lstm_forward,
+                         lstm_backward,
+                         gru_forward,
+                         gru_backward,
+                         gru_reset,
+                         gru_update,
+                         gru_update_backward,
+                         gru_reset_backward,
                          matmul_tn,
                          matmul_tn_packed,
                          column_sums,

@@ -2,22 +2,29 @@
 
 #include <algorithm>
 
+#include "config.hpp"
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
+#include "layers/products.hpp"
 #include "tensor/sizes.hpp"
 #include "threads.hpp"
 
 namespace recur {
 namespace detail {
 
-void dense_forward(float* y, const float* x, const float* w, const float* b, std::size_t rows,
-                   std::size_t in, std::size_t units, Activation activation) {
+void dense_rows(float* y, const float* x, const float* w, const float* b, std::size_t rows, std::size_t in,
+                std::size_t units, Activation activation) noexcept {
     const auto& k = kernels::active();
-    for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
-        k.linear_forward(y + r0 * units, x + r0 * in, w, b, count, in, units);
-    });
+    k.linear_forward(y, x, w, b, rows, in, units);
     if (activation == Activation::softmax) k.softmax_forward(y, y, rows, units);
     else if (activation != Activation::linear) k.activation_forward(y, y, rows * units, kernel_act(activation));
+}
+
+void dense_forward(float* y, const float* x, const float* w, const float* b, std::size_t rows,
+                   std::size_t in, std::size_t units, Activation activation) {
+    for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
+        dense_rows(y + r0 * units, x + r0 * in, w, b, count, in, units, activation);
+    });
 }
 
 void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed, const float* y,
@@ -31,7 +38,7 @@ void dense_backward(float* dx, float* dw, float* db, float* dy, float* wt_packed
     });
     if (db) k.column_sums(db, dy, rows, units, units);
     if (dx) {
-        pack_weights(wt_packed, w, units, in, true);
+        pack_weights(wt_packed, w, units, in, units, true);
         for_each_piece(rows, 64, double(rows) * in * units, [&](std::size_t r0, std::size_t count) {
             k.linear_forward_packed(dx + r0 * in, dy + r0 * units, wt_packed, nullptr, count, units, in);
         });
@@ -105,6 +112,37 @@ void Dense::backward(detail::LayerPass& pass) const {
     detail::dense_backward(pass.input_grad, g, use_bias_ ? g + in * units_ : nullptr, pass.output_grad,
                            pass.workspace + rows * units_, pass.workspace, pass.input, pass.weights,
                            rows, in, units_, pass.output_grad_past_activation ? Activation::linear : activation_);
+}
+
+// A stream keeps a copy of the weights (kernel, then bias) and one step's output.
+std::size_t Dense::stream_floats(std::size_t batch) const {
+    const std::size_t in = input_shape().back();
+    return detail::add(detail::round_up(detail::mul(detail::add(in, 1), units_), 16), detail::mul(batch, units_));
+}
+
+void Dense::stream_start(detail::StreamPass& pass) const {
+    const std::size_t in = input_shape().back();
+    std::copy_n(pass.weights, in * units_ + (use_bias_ ? units_ : 0), pass.buffer);
+}
+
+const float* Dense::stream_step(detail::StreamPass& pass, const float* input) const noexcept {
+    const std::size_t in = input_shape().back();
+    float* y = pass.buffer + detail::round_up((in + 1) * units_, 16);
+    detail::dense_rows(y, input, pass.buffer, use_bias_ ? pass.buffer + in * units_ : nullptr, pass.batch, in, units_,
+                       activation_);
+    return y;
+}
+
+void Dense::write_config(detail::ConfigWriter& config) const {
+    config.set("units", units_);
+    config.set("activation", activation_name(activation_));
+    config.set("use_bias", use_bias_);
+}
+
+std::unique_ptr<Layer> Dense::from_config(const detail::ConfigReader& c) {
+    Dense dense(c.count("units", 1, detail::kMaxDimension));
+    dense.activation(c.string("activation")).use_bias(c.boolean("use_bias"));
+    return dense.clone();
 }
 
 Tensor Dense::operator()(const Tensor& x) {

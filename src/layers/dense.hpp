@@ -7,7 +7,11 @@
 
 namespace recur::detail {
 
-// y = activation(x w + b); b may be null.
+// y = activation(x w + b) for a piece of rows, on the calling thread; b may be null.
+void dense_rows(float* y, const float* x, const float* w, const float* b, std::size_t rows, std::size_t in,
+                std::size_t units, Activation activation) noexcept;
+
+// The same for all rows, in fixed pieces over the threads.
 void dense_forward(float* y, const float* x, const float* w, const float* b, std::size_t rows,
                    std::size_t in, std::size_t units, Activation activation);
 

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "config.hpp"
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
 #include "tensor/sizes.hpp"
@@ -25,18 +26,19 @@ std::unique_ptr<Layer> Embedding::clone() const { return std::make_unique<Embedd
 
 std::pair<std::size_t, std::size_t> Embedding::input_ranks() const { return {1, 1}; }
 
-// Its input (T,) is a sequence of ids: kept time-major like any sequence.
-std::size_t Embedding::input_timesteps() const { return input_shape()[0]; }
-
-void Embedding::check_input(const Tensor& ids, const char* call) const {
+void Embedding::check_input(TensorView ids, const std::string& call) const {
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const float id = ids.data()[i];
         // The range first: converting a float beyond size_t's range would be undefined.
         if (!(id >= 0.0f) || static_cast<double>(id) >= static_cast<double>(input_dim_) || id != std::floor(id))
-            throw Error(std::string(call) + ": layer '" + name() + "' expects whole-number ids in [0, " +
-                        std::to_string(input_dim_) + "), got " + std::to_string(id) + " at position " +
-                        std::to_string(i));
+            throw Error(call + ": layer '" + name() + "' expects whole-number ids in [0, " + std::to_string(input_dim_) +
+                        "), got " + std::to_string(id) + " at position " + std::to_string(i));
     }
+}
+
+void Embedding::check_placement(std::size_t index, const std::string& call) const {
+    if (index != 0)
+        throw Error(call + ": layer '" + name() + "' (Embedding) takes ids, so it can only be the first layer");
 }
 
 Shape Embedding::compute_output_shape(const Shape& input) const { return Shape{input[0], output_dim_}; }
@@ -69,6 +71,34 @@ void Embedding::backward(detail::LayerPass& pass) const {
         const float* dy = pass.output_grad + r * output_dim_;
         for (std::size_t j = 0; j < output_dim_; ++j) g[j] += dy[j];
     }
+}
+
+// A stream keeps a copy of the embeddings and one step's output.
+std::size_t Embedding::stream_floats(std::size_t batch) const {
+    return detail::add(detail::round_up(detail::mul(input_dim_, output_dim_), 16), detail::mul(batch, output_dim_));
+}
+
+void Embedding::stream_start(detail::StreamPass& pass) const {
+    std::copy_n(pass.weights, input_dim_ * output_dim_, pass.buffer);
+}
+
+// One id per sequence, checked (Layer::check_input) before the step.
+const float* Embedding::stream_step(detail::StreamPass& pass, const float* ids) const noexcept {
+    float* out = pass.buffer + detail::round_up(input_dim_ * output_dim_, 16);
+    for (std::size_t b = 0; b < pass.batch; ++b)
+        std::memcpy(out + b * output_dim_, pass.buffer + static_cast<std::size_t>(ids[b]) * output_dim_,
+                    output_dim_ * sizeof(float));
+    return out;
+}
+
+void Embedding::write_config(detail::ConfigWriter& config) const {
+    config.set("input_dim", input_dim_);
+    config.set("output_dim", output_dim_);
+}
+
+std::unique_ptr<Layer> Embedding::from_config(const detail::ConfigReader& c) {
+    return Embedding(c.count("input_dim", 1, detail::kMaxDimension), c.count("output_dim", 1, detail::kMaxDimension))
+        .clone();
 }
 
 Tensor Embedding::operator()(const Tensor& ids) {

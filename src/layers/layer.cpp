@@ -8,7 +8,6 @@
 #include "layers/layer_pass.hpp"
 #include "tensor/sizes.hpp"
 #include "text.hpp"
-#include "threads.hpp"
 
 namespace recur {
 
@@ -19,14 +18,6 @@ std::string unique_name(std::string_view prefix) {
     std::lock_guard lock(mutex);
     const int n = counts[std::string(prefix)]++;
     return n == 0 ? std::string(prefix) : std::string(prefix) + "_" + std::to_string(n);
-}
-
-void pack_weights(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed) {
-    constexpr std::size_t columns = 192;  // whole panels on every instruction set
-    const auto& kern = kernels::active();
-    for_each_piece(n, columns, double(k) * n * kWorkPerFloatMoved, [&](std::size_t c0, std::size_t count) {
-        kern.pack_columns(packed, b, k, n, transposed, c0, c0 + count);
-    });
 }
 
 kernels::Act kernel_act(Activation activation) {
@@ -47,7 +38,7 @@ Activation parse_activation(std::string_view name, std::string_view caller) {
     if (name == "softmax") return Activation::softmax;
     throw Error(std::string(caller) +
                 ": expected activation \"tanh\", \"relu\", \"sigmoid\", \"linear\" or \"softmax\", got \"" +
-                std::string(name) + "\"");
+                detail::printable(name) + "\"");
 }
 
 const char* activation_name(Activation activation) {
@@ -109,6 +100,11 @@ void Layer::set_input_shape(Shape shape, const std::string& call) {
     if (built() && shape != input_shape_)
         throw Error(call + ": layer '" + name_ + "' is built for " + input_shape_.str() + ", got " + shape.str());
     input_shape_ = std::move(shape);
+}
+
+void Layer::check_input(TensorView x, const std::string& call) const {
+    if (!std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }))
+        throw Error(call + ": x must be finite, but it holds NaN or Inf");
 }
 
 Shape Layer::output_shape() const {
@@ -177,6 +173,7 @@ void Layer::set_weights(const std::vector<Tensor>& weights) {
     }
     float* p = weights_;
     for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
+    if (model_version_) ++*model_version_;  // the model's streams now hold other weights
 }
 
 }  // namespace recur

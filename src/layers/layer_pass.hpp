@@ -1,7 +1,10 @@
 #pragma once
-// What a layer's forward and backward see: flat buffers, all activations time-major
-// (T x batch x features for sequences, batch x features otherwise).
+// What a layer's passes see: flat buffers, all activations time-major (T x batch x features
+// for sequences, batch x features otherwise); and the door through which a model, a stream
+// and a model file reach a layer's private hooks.
+#include <array>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include <recur/layers.hpp>
@@ -17,21 +20,24 @@ struct LayerPass {
     const float* input = nullptr;    // the activations of the layer below
     float* workspace = nullptr;      // workspace_floats(batch) floats, kept from forward to backward
     const float* output = nullptr;   // set by forward
-    const float* state = nullptr;    // set by forward of a recurrent layer: batch x units
+    std::array<const float*, 2> states{};  // set by forward of a recurrent layer: h (and c), batch x units
     float* output_grad = nullptr;    // backward: d loss / d output; the layer may overwrite it
     bool output_grad_past_activation = false;  // output_grad is d loss / d activation input
     float* input_grad = nullptr;     // backward: d loss / d input goes here; null if unneeded
 };
 
+// One layer of a stream: the floats it keeps (stream_floats(batch)), laid out by stream_start.
+struct StreamPass {
+    std::size_t batch = 0;
+    const float* weights = nullptr;  // the model's weights of the layer: read by stream_start only
+    float* buffer = nullptr;
+};
+
 // Keras-style unique names: the first "dense" is "dense", the next "dense_1", ...
 std::string unique_name(std::string_view prefix);
 
-
 // The kernels' activation for a layer's (softmax is handled apart).
 kernels::Act kernel_act(Activation activation);
-
-// kernels::active().pack, its panels spread over the threads when the matrix is large.
-void pack_weights(float* packed, const float* b, std::size_t k, std::size_t n, bool transposed);
 
 // The model's door to a layer's private build and compute hooks.
 struct LayerAccess {
@@ -41,9 +47,11 @@ struct LayerAccess {
     static std::size_t workspace_floats(const Layer& layer, std::size_t batch) { return layer.workspace_floats(batch); }
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
+    static std::size_t state_count(const Layer& layer) { return layer.state_count(); }
     static void set_input_shape(Layer& layer, Shape shape, const std::string& call) {
         layer.set_input_shape(std::move(shape), call);
     }
+    static void set_name(Layer& layer, std::string name) { layer.set_name(std::move(name)); }
     // Marks a model's own copy of a layer: its options are fixed from now on.
     static void adopt(Layer& layer) { layer.in_model_ = true; }
     // Forgets an input shape given by a model that then could not be built (never a built layer's).
@@ -52,15 +60,38 @@ struct LayerAccess {
     }
     static std::pair<std::size_t, std::size_t> input_ranks(const Layer& layer) { return layer.input_ranks(); }
     static const float* weights(const Layer& layer) { return layer.weights_; }
-    static std::size_t input_timesteps(const Layer& layer) { return layer.input_timesteps(); }
-    static void check_input(const Layer& layer, const Tensor& x, const char* call) { layer.check_input(x, call); }
-    // Points the layer at its slice of a model's parameter buffer; the values are the caller's.
-    static void bind(Layer& layer, float* weights) {
+    static bool input_is_sequence(const Layer& layer) { return layer.input_is_sequence(); }
+    // Steps per sample when the input is a sequence, else 1.
+    static std::size_t input_timesteps(const Layer& layer) {
+        return layer.input_is_sequence() ? layer.input_shape_[0] : 1;
+    }
+    static void check_input(const Layer& layer, TensorView x, const std::string& call) { layer.check_input(x, call); }
+    static void check_placement(const Layer& layer, std::size_t index, const std::string& call) {
+        layer.check_placement(index, call);
+    }
+    static std::optional<Activation> output_activation(const Layer& layer) { return layer.output_activation(); }
+    // Points the layer at its slice of a model's parameter buffer (the values are the
+    // caller's) and at the model's weights version.
+    static void bind(Layer& layer, float* weights, std::atomic<std::uint64_t>* version) {
         layer.weights_ = weights;
         layer.owned_ = Tensor();
+        layer.model_version_ = version;
     }
     static void initialize(const Layer& layer, float* weights, std::mt19937_64& generator) {
         layer.initialize(weights, generator);
+    }
+    static void check_streamable(const Layer& layer, const std::string& call) { layer.check_streamable(call); }
+    static std::size_t stream_floats(const Layer& layer, std::size_t batch) { return layer.stream_floats(batch); }
+    static void stream_start(const Layer& layer, StreamPass& pass) { layer.stream_start(pass); }
+    static void stream_reset(const Layer& layer, StreamPass& pass) { layer.stream_reset(pass); }
+    static const float* stream_step(const Layer& layer, StreamPass& pass, const float* input) noexcept {
+        return layer.stream_step(pass, input);
+    }
+    static void write_config(const Layer& layer, ConfigWriter& config) { layer.write_config(config); }
+    // A layer kind's maker from its config (its type, name and input shape are read for it).
+    template <class Kind>
+    static std::unique_ptr<Layer> from_config(const ConfigReader& config) {
+        return Kind::from_config(config);
     }
 };
 

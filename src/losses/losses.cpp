@@ -1,6 +1,10 @@
 #include <recur/error.hpp>
 #include <recur/losses.hpp>
 
+#include "config.hpp"
+#include "losses/loss_config.hpp"
+#include "text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -209,6 +213,48 @@ float BinaryCrossentropy::compute_fused(const float* p, const float* y_true, flo
     }
     return static_cast<float>(sum / (rows * n));
 }
+
+void Loss::write_config(detail::ConfigWriter&) const {
+    throw Error(std::string("the loss \"") + name() +
+                "\" is a class of its own, which a model file cannot record; compile with one of recur's losses to save");
+}
+
+void Huber::write_config(detail::ConfigWriter& config) const { config.set("delta", delta_); }
+
+template <class Derived>
+void CrossentropyBase<Derived>::write_config(detail::ConfigWriter& config) const {
+    config.set("from_logits", from_logits_);
+}
+template class CrossentropyBase<SparseCategoricalCrossentropy>;
+template class CrossentropyBase<CategoricalCrossentropy>;
+template class CrossentropyBase<BinaryCrossentropy>;
+
+namespace detail {
+
+struct LossAccess {
+    static void write_config(const Loss& loss, ConfigWriter& config) { loss.write_config(config); }
+};
+
+nlohmann::json loss_config(const Loss& loss) {
+    nlohmann::json config{{"name", loss.name()}};
+    ConfigWriter writer(config);
+    LossAccess::write_config(loss, writer);
+    return config;
+}
+
+std::unique_ptr<Loss> loss_from_config(const nlohmann::json& config) {
+    const ConfigReader c(config, "the loss");
+    std::unique_ptr<Loss> loss = make_loss(c.string("name"));
+    // The settings each loss wrote for itself, read back through its own setters.
+    if (auto* huber = dynamic_cast<Huber*>(loss.get())) huber->delta(c.number("delta"));
+    if (auto* sparse = dynamic_cast<SparseCategoricalCrossentropy*>(loss.get())) sparse->from_logits(c.boolean("from_logits"));
+    if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get()))
+        categorical->from_logits(c.boolean("from_logits"));
+    if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(c.boolean("from_logits"));
+    return loss;
+}
+
+}  // namespace detail
 
 std::unique_ptr<Loss> make_loss(std::string_view name) {
     if (name == "mse" || name == "mean_squared_error") return std::make_unique<MSE>();

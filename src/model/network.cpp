@@ -143,7 +143,7 @@ void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows)
 namespace recur {
 
 // A layer called on its own runs through the same machinery as a one-layer model.
-std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
+std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     const std::string call = type_name();
     const Shape sample = x.shape().drop_front();
     if (has_input_shape() && sample != input_shape_)
@@ -166,7 +166,8 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
     detail::Network net({this});
     std::vector<Tensor> outputs;
     outputs.emplace_back(net.output_shape.prepend(batch));
-    if (with_state) outputs.emplace_back(Shape{batch, net.output_shape.back()});
+    const std::size_t states = with_states ? state_count() : 0;
+    for (std::size_t i = 0; i < states; ++i) outputs.emplace_back(Shape{batch, net.output_shape.back()});
     if (batch == 0) return outputs;  // as Keras: an empty batch gives an empty result
     detail::Workspace ws;
     ws.reserve(net, batch, call);
@@ -175,7 +176,7 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_state) {
     detail::gather_time_major(ws.x, x, rows, net.input_timesteps);
     const float* y = detail::forward(net, ws, weights_, batch);
     std::copy_n(y, outputs[0].size(), outputs[0].data());
-    if (with_state) std::copy_n(ws.passes[0].state, outputs[1].size(), outputs[1].data());
+    for (std::size_t i = 0; i < states; ++i) std::copy_n(ws.passes[0].states[i], outputs[1 + i].size(), outputs[1 + i].data());
     return outputs;
 }
 

@@ -31,14 +31,15 @@ void Sequential::Impl::build(const std::string& call) {
             if (layers[l]->built()) std::copy_n(LayerAccess::weights(*layers[l]), layers[l]->count_params(), dst);
             else LayerAccess::initialize(*layers[l], dst, generator);
         }
-        for (std::size_t l = 0; l < layers.size(); ++l) LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l]);
+        for (std::size_t l = 0; l < layers.size(); ++l)
+            LayerAccess::bind(*layers[l], fresh.data() + net.offsets[l], weights_version.get());
         params = std::move(fresh);
         grads = std::move(fresh_grads);
         network.emplace(std::move(net));
     } catch (const Error& e) {
         throw Error(call + ": the model cannot be built: " + e.what());
     }
-    layout = std::make_shared<const int>(0);
+    ++*weights_version;
     occupancy.set_built();
     if (optimizer) optimizer->reset();
 }
@@ -95,9 +96,7 @@ void Sequential::Impl::check_x(const Tensor& x, const std::string& call) {
     if (x.shape().drop_front() != net(call).input_shape)
         throw Error(call + ": x has shape " + x.shape().str() + " but layer '" + first.name() + "' expects " +
                     net(call).input_shape.str_with_batch());
-    if (!std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }))
-        throw Error(call + ": x must be finite, but it holds NaN or Inf");
-    LayerAccess::check_input(first, x, call.c_str());
+    LayerAccess::check_input(first, x, call);  // finite values, or valid ids
 }
 
 void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::string& call) {
@@ -135,9 +134,8 @@ std::size_t Sequential::Impl::output_rows(std::size_t batch) const {
 }
 
 bool Sequential::Impl::loss_fuses_output_activation() const {
-    const auto* dense = dynamic_cast<const Dense*>(layers.back().get());
     const auto fused = loss->fused_activation();
-    return dense && fused && dense->activation() == *fused;
+    return fused && LayerAccess::output_activation(*layers.back()) == fused;
 }
 
 float Sequential::Impl::loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const {
@@ -163,7 +161,7 @@ Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::
     if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
     switch (optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes)) {
-        case StepOutcome::applied: return {value, ""};
+        case StepOutcome::applied: ++*weights_version; return {value, ""};
         case StepOutcome::nonfinite_gradient: {
             const float* bad = std::find_if(grads.begin(), grads.end(), [](float g) { return !std::isfinite(g); });
             return {value, "the gradient of '" + weight_name(static_cast<std::size_t>(bad - grads.begin())) +
@@ -241,11 +239,7 @@ void Sequential::add(const Layer& layer) {
     Impl& m = impl("Sequential::add");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
     detail::api_call(call, [&] {
-        if (const auto* rnn = dynamic_cast<const SimpleRNN*>(&layer); rnn && rnn->return_state())
-            throw Error(call + ": layer '" + layer.name() +
-                        "' has return_state on, which gives two outputs; a Sequential model takes one");
-        if (dynamic_cast<const Embedding*>(&layer) && !m.layers.empty())
-            throw Error(call + ": layer '" + layer.name() + "' (Embedding) takes ids, so it can only be the first layer");
+        LayerAccess::check_placement(layer, m.layers.size(), call);
         for (const auto& existing : m.layers)
             if (existing->name() == layer.name())
                 throw Error(call + ": the model already has a layer named '" + layer.name() + "'");

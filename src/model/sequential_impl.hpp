@@ -2,6 +2,7 @@
 // Sequential's insides, shared by sequential.cpp (building, training) and the io and
 // stream code that read and restore them.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -31,9 +32,10 @@ struct Sequential::Impl {
     std::vector<detail::Metric> metrics;     // resolved against the output by prepare()
     std::optional<detail::Network> network;  // set once every layer knows its input shape
     Tensor params, grads;                    // flat, Keras order
-    // Made anew by every build: a Stream keeps a weak reference, so that it can tell when
-    // the buffers it reads have been replaced (or the model destroyed).
-    std::shared_ptr<const int> layout;
+    // Moved on by every change of the weights (a build, a training step, set_weights) and by
+    // the model's end: a Stream, which holds a copy of the weights, compares it with the
+    // version it was made at.
+    std::shared_ptr<std::atomic<std::uint64_t>> weights_version = std::make_shared<std::atomic<std::uint64_t>>(0);
     detail::Workspace train_ws, validation_ws;
     mutable detail::WorkspacePool inference_workspaces;  // predict's and evaluate's
     std::vector<std::size_t> batch_rows;     // 0, 1, 2, ...: train_on_batch gathers its batch in order
@@ -41,6 +43,8 @@ struct Sequential::Impl {
     detail::Generator generator{detail::draw_seed()};  // this model's initialisation and shuffles
     std::map<std::string, std::string> metadata;       // the caller's, kept in the model file
     mutable detail::Occupancy occupancy;
+
+    ~Impl() { ++*weights_version; }
 
     // Lays the weights of every layer end to end in one buffer, keeping the values of layers
     // that already have weights and initialising the others. `call` names the user's call.

@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <string>
 
+#include "config.hpp"
 #include "kernels/kernels.hpp"
+#include "optim/optimizer_config.hpp"
+#include "text.hpp"
 #include "tensor/sizes.hpp"
 #include "threads.hpp"
 
@@ -193,6 +196,69 @@ void RMSprop::update(float* params, const float* grads, float* state, std::size_
         kernels::active().rmsprop_update(params + i, grads + i, state + i, count, learning_rate(), rho_, epsilon_);
     });
 }
+
+void Optimizer::write_config(detail::ConfigWriter&) const {
+    throw Error(std::string("the optimizer \"") + name() +
+                "\" is a class of its own, which a model file cannot record; compile with one of recur's optimizers to save");
+}
+
+void SGD::write_config(detail::ConfigWriter& config) const {
+    config.set("momentum", momentum_);
+    config.set("nesterov", nesterov_);
+}
+
+void Adam::write_config(detail::ConfigWriter& config) const {
+    config.set("beta_1", beta_1_);
+    config.set("beta_2", beta_2_);
+    config.set("epsilon", epsilon_);
+}
+
+void RMSprop::write_config(detail::ConfigWriter& config) const {
+    config.set("rho", rho_);
+    config.set("epsilon", epsilon_);
+}
+
+namespace detail {
+
+struct OptimizerAccess {
+    static void write_config(const Optimizer& optimizer, ConfigWriter& config) { optimizer.write_config(config); }
+};
+
+nlohmann::json optimizer_config(const Optimizer& opt) {
+    nlohmann::json config{{"name", opt.name()},
+                          {"learning_rate", opt.learning_rate()},
+                          {"clipnorm", opt.clipnorm()},
+                          {"global_clipnorm", opt.global_clipnorm()},
+                          {"clipvalue", opt.clipvalue()}};
+    ConfigWriter writer(config);
+    OptimizerAccess::write_config(opt, writer);
+    return config;
+}
+
+namespace {
+// The settings every optimizer shares; a clipping of 0 means off and is left unset.
+template <class Concrete>
+std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const ConfigReader& c) {
+    optimizer.learning_rate(c.number("learning_rate"));
+    if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
+    if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
+    if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
+    return optimizer.clone();
+}
+}  // namespace
+
+std::unique_ptr<Optimizer> optimizer_from_config(const nlohmann::json& config) {
+    const ConfigReader c(config, "the optimizer");
+    const std::string name = c.string("name");
+    if (name == "SGD") return with_common_settings(SGD().momentum(c.number("momentum")).nesterov(c.boolean("nesterov")), c);
+    if (name == "Adam")
+        return with_common_settings(Adam().beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon")),
+                                    c);
+    if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.number("rho")).epsilon(c.number("epsilon")), c);
+    throw Error("the optimizer: expected \"SGD\", \"Adam\" or \"RMSprop\", got \"" + printable(name).substr(0, 60) + "\"");
+}
+
+}  // namespace detail
 
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name) {
     if (name == "adam" || name == "Adam") return std::make_unique<Adam>();

@@ -176,12 +176,11 @@ float* allocate_aligned(const Shape& shape) {
                      shape.str() + ": " + why);
     };
     if (n > detail::kMaxFloats) throw fail("more than memory can address");
-    try {
-        // 64 bytes: one cache line, and the width of an AVX-512 register.
-        return static_cast<float*>(::operator new[](std::max<std::size_t>(n, 1) * sizeof(float), std::align_val_t(64)));
-    } catch (const std::bad_alloc&) {
-        throw fail("out of memory");
-    }
+    // 64 bytes: one cache line, and the width of an AVX-512 register. The nothrow form: a
+    // sanitizer's throwing one aborts the process when memory runs out.
+    void* p = ::operator new[](std::max<std::size_t>(n, 1) * sizeof(float), std::align_val_t(64), std::nothrow);
+    if (!p) throw fail("out of memory");
+    return static_cast<float*>(p);
 }
 }  // namespace
 

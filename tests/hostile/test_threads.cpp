@@ -35,9 +35,10 @@ Sequential model() {
 }
 
 // MSE that, on its first call, says so and waits to be let go: a fit held inside its step loop.
-class HeldMSE : public recur::MSE {
+class HeldMSE : public recur::Loss {
 public:
     HeldMSE(std::latch& inside, std::latch& release) : inside_(&inside), release_(&release) {}
+    const char* name() const override { return "held_mse"; }
     std::unique_ptr<recur::Loss> clone() const override { return std::make_unique<HeldMSE>(*this); }
     float compute(const float* y_pred, const float* y_true, float* grad, std::size_t rows,
                   std::size_t features) const override {
@@ -45,7 +46,7 @@ public:
             inside_->count_down();
             release_->wait();
         }
-        return recur::MSE::compute(y_pred, y_true, grad, rows, features);
+        return recur::MSE().compute(y_pred, y_true, grad, rows, features);
     }
 
 private:

@@ -49,11 +49,11 @@ TEST_CASE("the active table is one this CPU supports") {
     CHECK(k::find("no-such-isa") == nullptr);
 }
 
-// b (k x n, or n x k when transposed) packed by table t.
+// b (k x n, or n x k when transposed; dense, or with row stride ld) packed by table t.
 std::vector<float> packed(const k::Table& t, const std::vector<float>& b, std::size_t kk, std::size_t n,
-                          bool transposed = false) {
+                          bool transposed = false, std::size_t ld = 0) {
     std::vector<float> p(k::packed_floats(kk, n));
-    t.pack(p.data(), b.data(), kk, n, transposed);
+    t.pack(p.data(), b.data(), kk, n, ld ? ld : transposed ? kk : n, transposed);
     return p;
 }
 
@@ -69,7 +69,8 @@ TEST_CASE("packing in pieces of columns writes what packing all at once does") {
                 const auto whole = packed(*t, b, kk, n, transposed);
                 std::vector<float> pieces(whole.size());  // zero, as in packed(): tables need not fill the padding
                 for (std::size_t c0 = 0; c0 < n; c0 += 48)
-                    t->pack_columns(pieces.data(), b.data(), kk, n, transposed, c0, std::min(n, c0 + 48));
+                    t->pack_columns(pieces.data(), b.data(), kk, n, transposed ? kk : n, transposed, c0,
+                                    std::min(n, c0 + 48));
                 CHECK(pieces == whole);
             }
 }
@@ -93,54 +94,139 @@ TEST_CASE("linear_forward matches the oracle, with w plain or packed") {
                 }
 }
 
-TEST_CASE("the fused recurrence step matches the oracle, with u plain or packed, whatever the row split") {
+TEST_CASE("the recurrent step's product matches the oracle: any k and n, strided rows, in place, any row split") {
     for (const k::Table* t : simd_tables())
         for (k::Act act : kActs)
             for (std::size_t rows : {1, 4, 9, 21})
-                for (std::size_t n : kSizes) {
-                    CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(rows); CAPTURE(n);
-                    auto a = random_vector(rows * n, 4), h = random_vector(rows * n, 5),
-                         u = random_vector(n * n, 6, 1.0f / std::sqrt(float(n)));
-                    const auto u_packed = packed(*t, u, n, n);
-                    std::vector<float> got(rows * n), want(rows * n), got_packed(rows * n), split(rows * n);
-                    t->rnn_step_forward(got.data(), a.data(), h.data(), u.data(), rows, n, act);
-                    t->rnn_step_forward_packed(got_packed.data(), a.data(), h.data(), u_packed.data(), rows, n, act);
-                    k::reference().rnn_step_forward(want.data(), a.data(), h.data(), u.data(), rows, n, act);
-                    check_close(got, want, 4e-6f);
-                    CHECK(got_packed == got);
-                    const std::size_t first = rows / 2, offset = first * n;  // as a threaded split runs it
-                    t->rnn_step_forward_packed(split.data(), a.data(), h.data(), u_packed.data(), first, n, act);
-                    t->rnn_step_forward_packed(split.data() + offset, a.data() + offset, h.data() + offset,
-                                               u_packed.data(), rows - first, n, act);
-                    CHECK(split == got);
+                for (std::size_t n : kSizes)
+                    for (std::size_t kk : {n, std::size_t{7}}) {
+                        CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(rows); CAPTURE(n); CAPTURE(kk);
+                        const std::size_t ld = n + 5, ld_in = kk + 3;  // rows of a wider block, as a gate's are
+                        auto a = random_vector(rows * ld, 4), h = random_vector(rows * ld_in, 5),
+                             u = random_vector(kk * n, 6, 1.0f / std::sqrt(float(kk)));
+                        const auto u_packed = packed(*t, u, kk, n);
+                        std::vector<float> got(rows * ld), want(rows * ld), split(rows * ld);
+                        t->recurrent_forward(got.data(), a.data(), ld, h.data(), ld_in, u_packed.data(), rows, kk, n, act);
+                        k::reference().recurrent_forward(want.data(), a.data(), ld, h.data(), ld_in, u.data(), rows, kk, n, act);
+                        for (std::size_t r = 0; r < rows; ++r)  // the columns past n are not written
+                            for (std::size_t j = n; j < ld; ++j) got[r * ld + j] = want[r * ld + j] = 0.0f;
+                        check_close(got, want, 4e-6f);
+                        auto in_place = a;
+                        t->recurrent_forward(in_place.data(), in_place.data(), ld, h.data(), ld_in, u_packed.data(), rows,
+                                             kk, n, act);
+                        for (std::size_t r = 0; r < rows; ++r)
+                            for (std::size_t j = 0; j < n; ++j) CHECK(in_place[r * ld + j] == got[r * ld + j]);
+                        const std::size_t first = rows / 2;  // as a threaded split runs it
+                        t->recurrent_forward(split.data(), a.data(), ld, h.data(), ld_in, u_packed.data(), first, kk, n, act);
+                        t->recurrent_forward(split.data() + first * ld, a.data() + first * ld, ld, h.data() + first * ld_in,
+                                             ld_in, u_packed.data(), rows - first, kk, n, act);
+                        for (std::size_t r = 0; r < rows; ++r)
+                            for (std::size_t j = 0; j < n; ++j) CHECK(split[r * ld + j] == got[r * ld + j]);
+                    }
+}
+
+TEST_CASE("the recurrent step's backward matches the oracle, with and without its optional inputs") {
+    for (const k::Table* t : simd_tables())
+        for (k::Act act : kActs)
+            for (std::size_t n : kSizes)
+                for (std::size_t kk : {n, std::size_t{4} * n}) {
+                    const std::size_t rows = 11, ld = n + 2, ld_next = kk + 6;
+                    CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(n); CAPTURE(kk);
+                    auto dh = random_vector(rows * ld, 7), d_next = random_vector(rows * ld_next, 8),
+                         u = random_vector(n * kk, 9, 1.0f / std::sqrt(float(kk))), h = random_vector(rows * ld, 10, 0.99f);
+                    // u holds the forward's n x kk weights; the backward reads their transpose, kk x n.
+                    const auto ut_packed = packed(*t, u, kk, n, true), ut_oracle = packed(k::reference(), u, kk, n, true);
+                    std::vector<float> got(rows * ld), want(rows * ld), split(rows * ld);
+                    for (int variant = 0; variant < 3; ++variant) {
+                        CAPTURE(variant);
+                        const float* dh_p = variant == 1 ? nullptr : dh.data();
+                        const float* next_p = variant == 2 ? nullptr : d_next.data();
+                        t->recurrent_backward(got.data(), ld, dh_p, next_p, ld_next, ut_packed.data(), h.data(), rows, kk, n,
+                                              act);
+                        k::reference().recurrent_backward(want.data(), ld, dh_p, next_p, ld_next, ut_oracle.data(),
+                                                          h.data(), rows, kk, n, act);
+                        for (std::size_t r = 0; r < rows; ++r)
+                            for (std::size_t j = n; j < ld; ++j) got[r * ld + j] = want[r * ld + j] = 0.0f;
+                        check_close(got, want, 4e-6f);
+                        const std::size_t first = 3;  // as a threaded split runs it
+                        t->recurrent_backward(split.data(), ld, dh_p, next_p, ld_next, ut_packed.data(), h.data(), first,
+                                              kk, n, act);
+                        t->recurrent_backward(split.data() + first * ld, ld, dh_p ? dh_p + first * ld : nullptr,
+                                              next_p ? next_p + first * ld_next : nullptr, ld_next, ut_packed.data(),
+                                              h.data() + first * ld, rows - first, kk, n, act);
+                        for (std::size_t r = 0; r < rows; ++r)
+                            for (std::size_t j = 0; j < n; ++j) CHECK(split[r * ld + j] == got[r * ld + j]);
+                    }
                 }
 }
 
-TEST_CASE("the recurrence step's backward matches the oracle, with and without its optional inputs") {
+// The gate kernels of LSTM and GRU against the oracle, for every pair of activations.
+TEST_CASE("LSTM's and GRU's gate math matches the oracle, forward and backward") {
     for (const k::Table* t : simd_tables())
-        for (k::Act act : kActs)
-            for (std::size_t n : kSizes) {
-                const std::size_t rows = 11;
-                CAPTURE(t->isa); CAPTURE(static_cast<int>(act)); CAPTURE(n);
-                auto dh = random_vector(rows * n, 7), da_next = random_vector(rows * n, 8),
-                     u = random_vector(n * n, 9, 1.0f / std::sqrt(float(n))), h = random_vector(rows * n, 10, 0.99f);
-                const auto ut_packed = packed(*t, u, n, n, true), ut_oracle = packed(k::reference(), u, n, n, true);
-                std::vector<float> got(rows * n), want(rows * n), split(rows * n);
-                for (int variant = 0; variant < 3; ++variant) {
-                    CAPTURE(variant);
-                    const float* dh_p = variant == 1 ? nullptr : dh.data();
-                    const float* next_p = variant == 2 ? nullptr : da_next.data();
-                    t->rnn_step_backward(got.data(), dh_p, next_p, ut_packed.data(), h.data(), rows, n, act);
-                    k::reference().rnn_step_backward(want.data(), dh_p, next_p, ut_oracle.data(), h.data(), rows, n, act);
-                    check_close(got, want, 4e-6f);
-                    const std::size_t first = 3, offset = first * n;  // as a threaded split runs it
-                    t->rnn_step_backward(split.data(), dh_p, next_p, ut_packed.data(), h.data(), first, n, act);
-                    t->rnn_step_backward(split.data() + offset, dh_p ? dh_p + offset : nullptr,
-                                         next_p ? next_p + offset : nullptr, ut_packed.data(), h.data() + offset,
-                                         rows - first, n, act);
-                    CHECK(split == got);
+        for (k::Act a : kActs)
+            for (k::Act ra : kActs)
+                for (std::size_t n : kSizes) {
+                    const std::size_t rows = 5;
+                    CAPTURE(t->isa); CAPTURE(static_cast<int>(a)); CAPTURE(static_cast<int>(ra)); CAPTURE(n);
+                    const auto h_prev = random_vector(rows * n, 20), dh = random_vector(rows * n, 21);
+                    {  // LSTM
+                        auto z = random_vector(rows * 4 * n, 22), want_z = z;
+                        const auto c_prev = random_vector(rows * n, 23);
+                        std::vector<float> c(rows * n), h(rows * n), want_c(rows * n), want_h(rows * n);
+                        t->lstm_forward(z.data(), c.data(), h.data(), c_prev.data(), rows, n, a, ra);
+                        k::reference().lstm_forward(want_z.data(), want_c.data(), want_h.data(), c_prev.data(), rows, n, a, ra);
+                        check_close(z, want_z, 4e-6f);
+                        check_close(c, want_c, 4e-6f);
+                        check_close(h, want_h, 4e-6f);
+                        auto dc = random_vector(rows * n, 24), want_dc = dc;
+                        auto want_dz = want_z;
+                        t->lstm_backward(z.data(), dc.data(), dh.data(), c_prev.data(), want_c.data(), rows, n, a, ra);
+                        k::reference().lstm_backward(want_dz.data(), want_dc.data(), dh.data(), c_prev.data(), want_c.data(),
+                                                     rows, n, a, ra);
+                        check_close(z, want_dz, 2e-5f);
+                        check_close(dc, want_dc, 2e-5f);
+                    }
+                    {  // GRU, reset after the product
+                        auto z = random_vector(rows * 3 * n, 25), want_z = z, p = random_vector(rows * 3 * n, 26);
+                        auto want_p = p;
+                        std::vector<float> h(rows * n), want_h(rows * n);
+                        t->gru_forward(z.data(), p.data(), h.data(), h_prev.data(), rows, n, a, ra);
+                        k::reference().gru_forward(want_z.data(), want_p.data(), want_h.data(), h_prev.data(), rows, n, a, ra);
+                        check_close(z, want_z, 4e-6f);
+                        check_close(h, want_h, 4e-6f);
+                        auto carry = random_vector(rows * n, 27), want_carry = carry;
+                        t->gru_backward(z.data(), p.data(), carry.data(), dh.data(), h_prev.data(), rows, n, a, ra);
+                        k::reference().gru_backward(want_z.data(), want_p.data(), want_carry.data(), dh.data(), h_prev.data(),
+                                                    rows, n, a, ra);
+                        check_close(z, want_z, 2e-5f);
+                        check_close(p, want_p, 2e-5f);
+                        check_close(carry, want_carry, 2e-5f);
+                    }
+                    {  // GRU, reset before the product: the elementwise pieces around its two products
+                        auto z = random_vector(rows * 3 * n, 28, 0.9f);
+                        for (float& v : z) v = std::abs(v);  // activated gates
+                        auto want_z = z;
+                        std::vector<float> rh(rows * n), want_rh(rows * n), h(rows * n), want_h(rows * n);
+                        t->gru_reset(rh.data(), z.data(), h_prev.data(), rows, n);
+                        k::reference().gru_reset(want_rh.data(), z.data(), h_prev.data(), rows, n);
+                        check_close(rh, want_rh);
+                        t->gru_update(h.data(), z.data(), h_prev.data(), rows, n);
+                        k::reference().gru_update(want_h.data(), z.data(), h_prev.data(), rows, n);
+                        check_close(h, want_h);
+                        auto carry = random_vector(rows * n, 29), want_carry = carry;
+                        t->gru_update_backward(z.data(), carry.data(), dh.data(), h_prev.data(), rows, n, a, ra);
+                        k::reference().gru_update_backward(want_z.data(), want_carry.data(), dh.data(), h_prev.data(), rows,
+                                                           n, a, ra);
+                        check_close(z, want_z, 2e-5f);
+                        check_close(carry, want_carry, 2e-5f);
+                        const auto e = random_vector(rows * n, 30);
+                        t->gru_reset_backward(z.data(), carry.data(), e.data(), h_prev.data(), rows, n, ra);
+                        k::reference().gru_reset_backward(want_z.data(), want_carry.data(), e.data(), h_prev.data(), rows, n,
+                                                          ra);
+                        check_close(z, want_z, 2e-5f);
+                        check_close(carry, want_carry, 2e-5f);
+                    }
                 }
-            }
 }
 
 // Rows-major blocks (rows x n) from unit-major ones (n x lanes) and back.
@@ -170,8 +256,8 @@ TEST_CASE("the batch-in-lanes recurrence matches the oracle, and the row kernels
                     auto hs_rows = transpose(hs, T + 1, n, L);
                     const auto u_packed = packed(*t, u, n, n);
                     for (std::size_t s = 0; s < T; ++s)
-                        t->rnn_step_forward_packed(hs_rows.data() + (s + 1) * block, a_rows.data() + s * block,
-                                                   hs_rows.data() + s * block, u_packed.data(), L, n, act);
+                        t->recurrent_forward(hs_rows.data() + (s + 1) * block, a_rows.data() + s * block, n,
+                                             hs_rows.data() + s * block, n, u_packed.data(), L, n, n, act);
                     CHECK(transpose(hs_rows, T + 1, L, n) == hs);
 
                     auto da = random_vector(T * block, 14), want_da = da;
@@ -185,9 +271,9 @@ TEST_CASE("the batch-in-lanes recurrence matches the oracle, and the row kernels
                     const auto h_rows = transpose(hs, T + 1, n, L);
                     std::vector<float> da_rows(T * block);
                     for (std::size_t s = T; s-- > 0;)
-                        t->rnn_step_backward(da_rows.data() + s * block, dh_rows.data() + s * block,
-                                             s + 1 < T ? da_rows.data() + (s + 1) * block : nullptr, ut_packed.data(),
-                                             h_rows.data() + (s + 1) * block, L, n, act);
+                        t->recurrent_backward(da_rows.data() + s * block, n, dh_rows.data() + s * block,
+                                              s + 1 < T ? da_rows.data() + (s + 1) * block : nullptr, n, ut_packed.data(),
+                                              h_rows.data() + (s + 1) * block, L, n, n, act);
                     CHECK(transpose(da_rows, T, L, n) == da);
                 }
 }

@@ -48,6 +48,60 @@ TEST_CASE("SimpleRNN gradients, every activation and option") {
                 }
 }
 
+TEST_CASE("LSTM gradients, every option and activation") {
+    for (const char* activation : {"tanh", "relu"})
+        for (const char* recurrent : {"sigmoid", "tanh"})
+            for (bool sequences : {false, true})
+                for (bool backwards : {false, true})
+                    for (bool bias : {true, false}) {
+                        CAPTURE(activation); CAPTURE(recurrent); CAPTURE(sequences); CAPTURE(backwards); CAPTURE(bias);
+                        recur::manual_seed(13);
+                        Sequential model;
+                        model.add(recur::LSTM(3).activation(activation).recurrent_activation(recurrent)
+                                      .return_sequences(sequences).go_backwards(backwards).use_bias(bias)
+                                      .input_shape({4, 2}));
+                        model.add(Dense(2));
+                        const Tensor x = random_tensor({3, 4, 2}, 5);
+                        const Tensor y = random_tensor(sequences ? Shape{3, 4, 2} : Shape{3, 2}, 6);
+                        check_gradients(model, recur::MSE(), x, y);
+                    }
+}
+
+TEST_CASE("GRU gradients, both reset variants, every option and activation") {
+    for (bool reset_after : {true, false})
+        for (const char* activation : {"tanh", "relu"})
+            for (const char* recurrent : {"sigmoid", "tanh"})
+                for (bool sequences : {false, true})
+                    for (bool backwards : {false, true})
+                        for (bool bias : {true, false}) {
+                            CAPTURE(reset_after); CAPTURE(activation); CAPTURE(recurrent); CAPTURE(sequences);
+                            CAPTURE(backwards); CAPTURE(bias);
+                            recur::manual_seed(14);
+                            Sequential model;
+                            model.add(recur::GRU(3).reset_after(reset_after).activation(activation)
+                                          .recurrent_activation(recurrent).return_sequences(sequences)
+                                          .go_backwards(backwards).use_bias(bias).input_shape({4, 2}));
+                            model.add(Dense(2));
+                            const Tensor x = random_tensor({3, 4, 2}, 7);
+                            const Tensor y = random_tensor(sequences ? Shape{3, 4, 2} : Shape{3, 2}, 8);
+                            check_gradients(model, recur::MSE(), x, y);
+                        }
+}
+
+TEST_CASE("gradients through a stack of every recurrent cell, from an Embedding to a softmax head") {
+    recur::manual_seed(15);
+    Sequential model;
+    model.add(recur::Embedding(7, 3).input_shape({5}));
+    model.add(recur::GRU(4).return_sequences(true));
+    model.add(recur::LSTM(3).return_sequences(true));
+    model.add(recur::SimpleRNN(4));
+    model.add(Dense(3).activation("softmax"));
+    Tensor ids({4, 5});
+    for (std::size_t i = 0; i < ids.size(); ++i) ids.data()[i] = static_cast<float>((i * 3) % 7);
+    Tensor labels({4}, {0, 2, 1, 2});
+    check_gradients(model, recur::SparseCategoricalCrossentropy(), ids, labels);
+}
+
 TEST_CASE("SimpleRNN gradients with the batch in the vector lanes: narrow units, several groups of rows") {
     // 2 units and 37 rows run the time loop with the batch in the lanes with AVX-512 and AVX2
     // (groups of 16 or 8 rows, the last one partial).

@@ -54,11 +54,62 @@ TEST_CASE("stepping through a sequence gives what predict gives on the whole of 
     const std::vector<float> got = stream_all(stream, x, &allocated);
     CHECK(allocated == 0);
     REQUIRE(got.size() == expected.size());
-    for (std::size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - expected.data()[i]) <= 1e-6f);
+    CHECK(std::equal(got.begin(), got.end(), expected.begin()));  // the same kernels: bit for bit
 
     stream.reset();  // the same sequences again from a cleared state
     const std::vector<float> again = stream_all(stream, x);
     CHECK(again == got);
+}
+
+TEST_CASE("for every cell, stepping gives predict's outputs bit for bit, allocating nothing") {
+    // Wide and narrow units (the narrow SimpleRNN runs predict with the batch in the vector
+    // lanes), both GRU variants, LSTM's two states, stacked and sequence-returning layers.
+    const auto build = [](int kind, std::size_t units) {
+        recur::manual_seed(34);
+        Sequential model;
+        switch (kind) {
+            case 0: model.add(recur::SimpleRNN(units).input_shape({7, 3})); break;
+            case 1: model.add(recur::LSTM(units).input_shape({7, 3})); break;
+            case 2: model.add(recur::GRU(units).input_shape({7, 3})); break;
+            case 3: model.add(recur::GRU(units).reset_after(false).input_shape({7, 3})); break;
+            default: model.add(recur::LSTM(units).return_sequences(true).input_shape({7, 3})); model.add(recur::GRU(5));
+        }
+        model.add(recur::Dense(2).activation("softmax"));
+        return model;
+    };
+    for (int kind = 0; kind < 5; ++kind)
+        for (std::size_t units : {2, 19}) {
+            CAPTURE(kind);
+            CAPTURE(units);
+            const Sequential model = build(kind, units);
+            const Tensor x = wave(40, 7, 3);
+            const Tensor expected = model.predict(x);
+            recur::Stream stream = model.stream(40);
+            long allocated = -1;
+            const std::vector<float> got = stream_all(stream, x, &allocated);
+            CHECK(allocated == 0);
+            REQUIRE(got.size() == expected.size());
+            CHECK(std::equal(got.begin(), got.end(), expected.begin()));
+        }
+}
+
+TEST_CASE("a stream of a model that starts with an Embedding gives predict's outputs bit for bit") {
+    recur::manual_seed(35);
+    Sequential model;
+    model.add(recur::Embedding(6, 4).input_shape({5}));
+    model.add(recur::LSTM(8));
+    model.add(recur::Dense(3));
+    Tensor ids({3, 5});
+    for (std::size_t i = 0; i < ids.size(); ++i) ids.data()[i] = static_cast<float>((i * 7) % 6);
+    const Tensor expected = model.predict(ids);
+    recur::Stream stream = model.stream(3);
+    CHECK(stream.input_features() == 1);
+    recur::TensorView out;
+    for (std::size_t t = 0; t < 5; ++t) {
+        const float step_ids[3] = {ids(0, t), ids(1, t), ids(2, t)};
+        out = stream.step(step_ids);
+    }
+    CHECK(std::equal(out.begin(), out.end(), expected.begin()));
 }
 
 TEST_CASE("a stream of a sequence-returning model gives each step's output") {

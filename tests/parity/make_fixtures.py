@@ -45,6 +45,21 @@ Metadata: batch, timesteps, features, units, activation, return_sequences,
 go_backwards, dense_units, dense_activation, loss, learning_rate, beta_1, beta_2, epsilon,
 adam_steps, generator.
 
+Stacks of LSTM and GRU layers (CELL_CONFIGS) are written the same way, with the layers
+listed as JSON in the metadata key "layers" (each: name, cell, units, return_sequences,
+go_backwards) and their weights under "<name>/kernel", "<name>/recurrent_kernel" and
+"<name>/bias" in Keras's layout:
+  * LSTM: kernel (D,4U), recurrent_kernel (U,4U), bias (4U), gates i, f, c, o (PyTorch's
+    order too); computed by torch.nn.LSTM with weight_ih = kernel^T, weight_hh =
+    recurrent_kernel^T, bias_ih = bias, bias_hh = 0.
+  * GRU (cell "gru", Keras's reset_after): kernel (D,3U), recurrent_kernel (U,3U),
+    bias (2,3U) (input bias, recurrent bias), gates z, r, h; computed by torch.nn.GRU with
+    the z and r blocks swapped (PyTorch's order is r, z, n) and bias_ih, bias_hh the rows.
+  * GRU with reset_after off (cell "gru_before"): bias (3U), hh = tanh(x W_h + (r h) U_h + b_h).
+    PyTorch has no module for it: the same formulas written out with float64 tensors, the
+    gradients from autograd. The script checks that those written-out formulas reproduce
+    torch.nn.LSTM and torch.nn.GRU on every LSTM and GRU fixture (to 1e-12).
+
 Usage: make_fixtures.py [--out DIR]   (default: fixtures/ beside this script)
 """
 
@@ -289,6 +304,209 @@ def build_fixture(cfg, seed):
     return tensors, metadata
 
 
+# Stacks of LSTM and GRU layers with a Dense head:
+# (batch, timesteps, features, layers, dense_units, loss), each layer
+# (cell, units, return_sequences, go_backwards) with cell lstm, gru or gru_before.
+CELL_CONFIGS = [
+    (1, 1, 1, [("lstm", 1, False, False)], 1, "mse"),
+    (4, 7, 3, [("lstm", 7, True, False)], 3, "mse"),
+    (4, 7, 3, [("lstm", 7, False, True)], 5, "sparse_softmax"),
+    (64, 10, 4, [("lstm", 16, False, False)], 1, "mse"),
+    (2, 60, 3, [("lstm", 12, False, False)], 1, "mse"),
+    (1, 60, 1, [("lstm", 5, True, True)], 2, "mse"),
+    (3, 5, 10, [("lstm", 129, False, False)], 1, "mse"),
+    (8, 6, 5, [("lstm", 9, True, False), ("lstm", 7, False, True)], 4, "categorical_softmax"),
+    (1, 1, 1, [("gru", 1, False, False)], 1, "mse"),
+    (4, 7, 3, [("gru", 7, True, False)], 3, "mse"),
+    (4, 7, 3, [("gru", 7, False, True)], 5, "sparse_softmax"),
+    (64, 10, 4, [("gru", 16, False, False)], 1, "mse"),
+    (2, 60, 3, [("gru", 12, False, False)], 1, "mse"),
+    (1, 60, 1, [("gru", 5, True, True)], 2, "mse"),
+    (3, 5, 10, [("gru", 129, False, False)], 1, "mse"),
+    (8, 6, 5, [("gru", 9, True, False), ("gru", 7, False, True)], 4, "binary_sigmoid"),
+    (6, 9, 4, [("gru", 8, True, True), ("lstm", 6, True, False)], 3, "mse"),
+    (1, 1, 1, [("gru_before", 1, False, False)], 1, "mse"),
+    (4, 7, 3, [("gru_before", 7, True, True)], 3, "mse"),
+    (64, 12, 4, [("gru_before", 17, False, False)], 5, "sparse_softmax"),
+    (2, 60, 3, [("gru_before", 12, True, False)], 1, "mse"),
+    (3, 5, 10, [("gru_before", 129, False, False)], 1, "mse"),
+]
+
+GATES = {"lstm": 4, "gru": 3, "gru_before": 3}
+
+
+def cell_config_name(cfg):
+    b, t, d, layers, o, loss = cfg
+    stack = "_".join(f"{cell}{u}{'s' if seq else ''}{'b' if bwd else ''}" for cell, u, seq, bwd in layers)
+    return f"{stack}_b{b}_t{t}_d{d}_o{o}" + ("" if loss == "mse" else f"_{loss}")
+
+
+def layer_weights(gen, cell, d, u):
+    """Keras-layout weights of one layer, drawn like PyTorch's default initialisation."""
+    bound = 1.0 / math.sqrt(u)
+    g = GATES[cell]
+    bias_shape = (2, g * u) if cell == "gru" else (g * u,)
+    return {"kernel": uniform(gen, (d, g * u), bound),
+            "recurrent_kernel": uniform(gen, (u, g * u), bound),
+            "bias": uniform(gen, bias_shape, bound)}
+
+
+def swap_zr(m, u):
+    """Keras's GRU gate blocks (z, r, h) as PyTorch's (r, z, n), along the last axis, or back."""
+    return torch.cat([m[..., u:2 * u], m[..., :u], m[..., 2 * u:]], -1)
+
+
+def make_module(cell, w):
+    """torch.nn.LSTM or GRU holding the Keras-layout weights w."""
+    d, u = w["kernel"].shape[0], w["recurrent_kernel"].shape[0]
+    m = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(d, u, batch_first=True)
+    with torch.no_grad():
+        if cell == "lstm":
+            m.weight_ih_l0.copy_(w["kernel"].T)
+            m.weight_hh_l0.copy_(w["recurrent_kernel"].T)
+            m.bias_ih_l0.copy_(w["bias"])
+            m.bias_hh_l0.zero_()
+        else:
+            m.weight_ih_l0.copy_(swap_zr(w["kernel"], u).T)
+            m.weight_hh_l0.copy_(swap_zr(w["recurrent_kernel"], u).T)
+            m.bias_ih_l0.copy_(swap_zr(w["bias"][0], u))
+            m.bias_hh_l0.copy_(swap_zr(w["bias"][1], u))
+    return m
+
+
+def module_grads(cell, m):
+    """A module's weight gradients in Keras's layout."""
+    u = m.hidden_size
+    if cell == "lstm":
+        return {"kernel": m.weight_ih_l0.grad.T, "recurrent_kernel": m.weight_hh_l0.grad.T, "bias": m.bias_ih_l0.grad}
+    return {"kernel": swap_zr(m.weight_ih_l0.grad.T, u), "recurrent_kernel": swap_zr(m.weight_hh_l0.grad.T, u),
+            "bias": torch.stack([swap_zr(m.bias_ih_l0.grad, u), swap_zr(m.bias_hh_l0.grad, u)])}
+
+
+def formula_scan(cell, w, x):
+    """One layer over x (B,T,D) written out with Keras's formulas (differentiable in w and x)."""
+    b, t, _ = x.shape
+    u = w["recurrent_kernel"].shape[0]
+    h = torch.zeros(b, u)
+    c = torch.zeros(b, u)
+    outs = []
+    for step in range(t):
+        a = x[:, step] @ w["kernel"]
+        if cell == "lstm":
+            z = a + h @ w["recurrent_kernel"] + w["bias"]
+            i, f, g, o = (z[:, k * u:(k + 1) * u] for k in range(4))
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        elif cell == "gru":
+            a = a + w["bias"][0]
+            p = h @ w["recurrent_kernel"] + w["bias"][1]
+            z = torch.sigmoid(a[:, :u] + p[:, :u])
+            r = torch.sigmoid(a[:, u:2 * u] + p[:, u:2 * u])
+            hh = torch.tanh(a[:, 2 * u:] + r * p[:, 2 * u:])
+            h = z * h + (1 - z) * hh
+        else:  # gru_before
+            a = a + w["bias"]
+            uz, ur, uh = (w["recurrent_kernel"][:, k * u:(k + 1) * u] for k in range(3))
+            z = torch.sigmoid(a[:, :u] + h @ uz)
+            r = torch.sigmoid(a[:, u:2 * u] + h @ ur)
+            hh = torch.tanh(a[:, 2 * u:] + (r * h) @ uh)
+            h = z * h + (1 - z) * hh
+        outs.append(h)
+    return torch.stack(outs, 1)
+
+
+def stack_loss_and_grads(layers, names, values, x, y, head, use_modules):
+    """Output, loss and every Keras-layout gradient of the stack at `values`: through
+    torch.nn's modules where they exist (use_modules), else through the written-out formulas."""
+    leaves = {k: v.clone().requires_grad_(True) for k, v in values.items()}
+    modules = {}
+    h = x
+    for name, (cell, _, seq, bwd) in zip(names, layers):
+        w = {key: leaves[f"{name}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
+        hin = h.flip(1) if bwd else h
+        if use_modules and cell != "gru_before":
+            modules[name] = make_module(cell, w)
+            out, _ = modules[name](hin)
+        else:
+            out = formula_scan(cell, w, hin)
+        h = out if seq else out[:, -1]
+    z = h @ leaves["dense/kernel"] + leaves["dense/bias"]
+    output, loss = head.output_and_loss(z, y)
+    loss.backward()
+    grads = {k: v.grad.clone() for k, v in leaves.items() if v.grad is not None}
+    for name, m in modules.items():
+        grads.update({f"{name}/{key}": g.clone() for key, g in module_grads(layers[names.index(name)][0], m).items()})
+    return output.detach(), loss.detach(), grads
+
+
+def build_cell_fixture(cfg, seed):
+    b, t, d, layers, o, loss_kind = cfg
+    gen = torch.Generator().manual_seed(seed)
+    names, counts = [], {}
+    for cell, *_ in layers:
+        base = "gru" if cell == "gru_before" else cell
+        names.append(base if counts.get(base, 0) == 0 else f"{base}_{counts[base]}")
+        counts[base] = counts.get(base, 0) + 1
+    flat, features = {}, d
+    for name, (cell, u, _, _) in zip(names, layers):
+        flat.update({f"{name}/{key}": value for key, value in layer_weights(gen, cell, features, u).items()})
+        features = u
+    bound = 1.0 / math.sqrt(features)
+    flat["dense/kernel"] = uniform(gen, (features, o), bound)
+    flat["dense/bias"] = uniform(gen, (o,), bound)
+    x = torch.randn((b, t, d), generator=gen)
+    out_shape = (b, t, o) if layers[-1][2] else (b, o)
+    if loss_kind.startswith("sparse"):
+        y = torch.randint(0, o, out_shape[:-1], generator=gen).to(x.dtype)
+    elif loss_kind == "categorical_softmax":
+        y = torch.softmax(2.0 * torch.randn(out_shape, generator=gen), -1)
+    elif loss_kind == "binary_sigmoid":
+        y = torch.randint(0, 2, out_shape, generator=gen).to(x.dtype)
+    else:
+        y = torch.randn(out_shape, generator=gen)
+    head = Model(1, 1, 1, "tanh", False, False, loss_kind)  # its output_and_loss
+
+    def grads_at(values):
+        by_modules = stack_loss_and_grads(layers, names, values, x, y, head, use_modules=True)
+        by_formulas = stack_loss_and_grads(layers, names, values, x, y, head, use_modules=False)
+        # The written-out formulas (gru_before's only reference) reproduce torch.nn's modules.
+        assert torch.allclose(by_modules[1], by_formulas[1], rtol=0, atol=1e-12)
+        for k in values:
+            assert torch.allclose(by_modules[2][k], by_formulas[2][k], rtol=1e-9, atol=1e-12), k
+        return by_modules
+
+    output, loss, grads = grads_at(flat)
+    w = {k: v.clone() for k, v in flat.items()}
+    m = {k: torch.zeros_like(v) for k, v in w.items()}
+    v2 = {k: torch.zeros_like(t) for k, t in w.items()}
+    losses = []
+    for step in range(1, ADAM_STEPS + 1):
+        _, step_loss, g = grads_at(w)
+        losses.append(step_loss.item())
+        lr_t = LEARNING_RATE * math.sqrt(1 - BETA_2 ** step) / (1 - BETA_1 ** step)
+        for k in w:
+            m[k] = BETA_1 * m[k] + (1 - BETA_1) * g[k]
+            v2[k] = BETA_2 * v2[k] + (1 - BETA_2) * g[k] * g[k]
+            w[k] = w[k] - lr_t * m[k] / (torch.sqrt(v2[k]) + EPSILON)
+
+    tensors = {"x": x, "y": y}
+    tensors.update(flat)
+    tensors["output"] = output
+    tensors["loss"] = loss.reshape(1)
+    tensors.update({f"grad/{k}": grads[k] for k in flat})
+    tensors.update({f"adam5/{k}": w[k] for k in flat})
+    tensors["adam5/losses"] = torch.tensor(losses)
+    metadata = {
+        "layers": json.dumps([{"name": name, "cell": cell, "units": u, "return_sequences": seq, "go_backwards": bwd}
+                              for name, (cell, u, seq, bwd) in zip(names, layers)]),
+        "batch": str(b), "timesteps": str(t), "features": str(d),
+        "dense_units": str(o), "dense_activation": HEADS[loss_kind], "loss": loss_kind,
+        "learning_rate": repr(LEARNING_RATE), "beta_1": repr(BETA_1), "beta_2": repr(BETA_2),
+        "epsilon": repr(EPSILON), "adam_steps": str(ADAM_STEPS), "generator": f"torch {torch.__version__}",
+    }
+    return tensors, metadata
+
+
 def encode_safetensors(tensors, metadata):
     """Serialise float tensors as float32 safetensors bytes."""
     header = {"__metadata__": metadata}
@@ -324,6 +542,12 @@ def main():
     for index, cfg in enumerate(CONFIGS):
         name = config_name(cfg)
         tensors, metadata = build_fixture(cfg, BASE_SEED + index)
+        path = args.out / f"{name}.safetensors"
+        path.write_bytes(encode_safetensors(tensors, metadata))
+        print(f"{name:40s} {path.stat().st_size:9d} bytes")
+    for index, cfg in enumerate(CELL_CONFIGS):
+        name = cell_config_name(cfg)
+        tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 1000 + index)
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")

@@ -1,7 +1,8 @@
-// recur against PyTorch: the fixtures in parity/fixtures hold, for SimpleRNN + Dense + loss
-// models (MSE, and each crossentropy with its softmax or sigmoid head) computed by PyTorch in float64 (see make_fixtures.py), the forward output, the loss,
-// every weight gradient and the weights after five Adam steps. Every instruction set this CPU
-// has, with 1 and 2 threads, must reproduce them.
+// recur against PyTorch: the fixtures in parity/fixtures hold, for models of a SimpleRNN, or
+// a stack of LSTM and GRU layers, then a Dense head and a loss (MSE, and each crossentropy
+// with its softmax or sigmoid head), computed by PyTorch in float64 (see make_fixtures.py),
+// the forward output, the loss, every weight gradient and the weights after five Adam steps.
+// Every instruction set this CPU has, with 1 and 2 threads, must reproduce them.
 //
 // Tolerance, as max |recur - PyTorch| / max |PyTorch| per tensor: 1e-5 for the output and
 // the loss, 1e-4 for gradients and weights. recur computes in float32: a length-K dot product
@@ -10,7 +11,12 @@
 // m / sqrt(v) amplifies the error of small gradients) lose about one more digit.
 //
 // Where recur and PyTorch differ by design, the fixtures follow Keras:
-// - Keras's SimpleRNN has one bias; PyTorch's two are mapped as b = bias_ih + bias_hh, bias_hh = 0.
+// - Keras's SimpleRNN and LSTM have one bias; PyTorch's two are mapped as b = bias_ih + bias_hh,
+//   bias_hh = 0. Keras's GRU (reset_after) keeps both, as the rows of its (2, 3 units) bias,
+//   and orders its gates z, r, h where PyTorch's are r, z, n.
+// - GRU with reset_after off has no PyTorch module: its fixtures come from the same formulas
+//   written out in float64 torch tensors, differentiated by autograd (and checked, in the
+//   script, against torch.nn.GRU and torch.nn.LSTM where those exist).
 // - Keras's Adam puts epsilon outside the bias correction (lr_t m / (sqrt(v) + eps)); the script emulates it.
 // - Keras initialises the recurrent kernel orthogonally; the fixtures carry their own weights instead.
 #include <doctest/doctest.h>
@@ -18,7 +24,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include <recur/recur.hpp>
 
@@ -27,9 +36,6 @@
 #include "support/probe.hpp"
 
 namespace {
-
-const char* const kWeights[] = {"simple_rnn/kernel", "simple_rnn/recurrent_kernel", "simple_rnn/bias", "dense/kernel",
-                                "dense/bias"};
 
 float relative_error(const float* got, const recur::Tensor& want) {
     float worst = 0.0f, scale = 0.0f;
@@ -58,17 +64,47 @@ std::vector<std::filesystem::path> fixture_files() {
     return files;
 }
 
+// The fixture's recurrent layers: one SimpleRNN (the metadata's units, activation, ...), or
+// the stack its "layers" lists (LSTM, GRU, GRU with reset_after off), named as the file names
+// their weights.
+std::vector<std::string> add_recurrent_layers(recur::Sequential& model, const std::map<std::string, std::string>& meta) {
+    const std::size_t T = std::stoul(meta.at("timesteps")), D = std::stoul(meta.at("features"));
+    if (!meta.contains("layers")) {
+        model.add(recur::SimpleRNN(std::stoul(meta.at("units")))
+                      .name("simple_rnn")
+                      .activation(meta.at("activation"))
+                      .return_sequences(meta.at("return_sequences") == "true")
+                      .go_backwards(meta.at("go_backwards") == "true")
+                      .input_shape({T, D}));
+        return {"simple_rnn"};
+    }
+    std::vector<std::string> names;
+    for (const auto& layer : nlohmann::json::parse(meta.at("layers"))) {
+        const std::string cell = layer.at("cell"), name = layer.at("name");
+        const std::size_t units = layer.at("units");
+        const bool sequences = layer.at("return_sequences"), backwards = layer.at("go_backwards");
+        const recur::Shape input = names.empty() ? recur::Shape{T, D} : recur::Shape{};
+        if (cell == "lstm") {
+            recur::LSTM lstm(units);
+            lstm.name(name).return_sequences(sequences).go_backwards(backwards);
+            if (input.rank()) lstm.input_shape(input);
+            model.add(lstm);
+        } else {
+            recur::GRU gru(units);
+            gru.name(name).reset_after(cell == "gru").return_sequences(sequences).go_backwards(backwards);
+            if (input.rank()) gru.input_shape(input);
+            model.add(gru);
+        }
+        names.push_back(name);
+    }
+    return names;
+}
+
 void check_fixture(const recur::detail::Safetensors& f) {
     const auto& meta = f.metadata;
-    const std::size_t T = std::stoul(meta.at("timesteps")), D = std::stoul(meta.at("features")),
-                      H = std::stoul(meta.at("units")), O = std::stoul(meta.at("dense_units"));
     recur::Sequential model;
-    model.add(recur::SimpleRNN(H)
-                  .activation(meta.at("activation"))
-                  .return_sequences(meta.at("return_sequences") == "true")
-                  .go_backwards(meta.at("go_backwards") == "true")
-                  .input_shape({T, D}));
-    model.add(recur::Dense(O).activation(meta.at("dense_activation")));
+    const std::vector<std::string> recurrent = add_recurrent_layers(model, meta);
+    model.add(recur::Dense(std::stoul(meta.at("dense_units"))).name("dense").activation(meta.at("dense_activation")));
     const std::unique_ptr<recur::Loss> loss = make_loss(meta.at("loss"));
     model.compile(recur::Adam()
                       .learning_rate(std::stof(meta.at("learning_rate")))
@@ -76,8 +112,15 @@ void check_fixture(const recur::detail::Safetensors& f) {
                       .beta_2(std::stof(meta.at("beta_2")))
                       .epsilon(std::stof(meta.at("epsilon"))),
                   *loss);
-    model.layer(0).set_weights({f.at(kWeights[0]), f.at(kWeights[1]), f.at(kWeights[2])});
-    model.layer(1).set_weights({f.at(kWeights[3]), f.at(kWeights[4])});
+    // Every weight of the model in Keras order, as the file names them.
+    std::vector<std::string> weights;
+    for (const auto& layer : model.layers())
+        for (const std::string& weight : layer->weight_names()) weights.push_back(layer->name() + "/" + weight);
+    for (const auto& layer : model.layers()) {
+        std::vector<recur::Tensor> values;
+        for (const std::string& weight : layer->weight_names()) values.push_back(f.at(layer->name() + "/" + weight));
+        layer->set_weights(values);
+    }
     const recur::Tensor& x = f.at("x");
     const recur::Tensor& y = f.at("y");
 
@@ -89,8 +132,8 @@ void check_fixture(const recur::detail::Safetensors& f) {
     const float loss_value = probe.loss(&grads);
     CHECK(relative_error(&loss_value, f.at("loss")) < 1e-5f);
     const float* g = grads.data();
-    for (const char* name : kWeights) {
-        const recur::Tensor& want = f.at(std::string("grad/") + name);
+    for (const std::string& name : weights) {
+        const recur::Tensor& want = f.at("grad/" + name);
         CAPTURE(name);
         CHECK(relative_error(g, want) < 1e-4f);
         g += want.size();
@@ -99,12 +142,14 @@ void check_fixture(const recur::detail::Safetensors& f) {
     std::vector<float> losses;
     for (int step = 0; step < 5; ++step) losses.push_back(model.train_on_batch(x, y));
     CHECK(relative_error(losses.data(), f.at("adam5/losses")) < 1e-4f);
-    const auto rnn = model.layer(0).get_weights(), dense = model.layer(1).get_weights();
-    const recur::Tensor* after[] = {&rnn[0], &rnn[1], &rnn[2], &dense[0], &dense[1]};
-    for (int w = 0; w < 5; ++w) {
-        const std::string weight = kWeights[w];
-        CAPTURE(weight);
-        CHECK(relative_error(after[w]->data(), f.at(std::string("adam5/") + kWeights[w])) < 1e-4f);
+    for (const auto& layer : model.layers()) {
+        const std::vector<recur::Tensor> after = layer->get_weights();
+        const std::vector<std::string> names = layer->weight_names();
+        for (std::size_t w = 0; w < after.size(); ++w) {
+            const std::string weight = layer->name() + "/" + names[w];
+            CAPTURE(weight);
+            CHECK(relative_error(after[w].data(), f.at("adam5/" + weight)) < 1e-4f);
+        }
     }
 }
 
@@ -112,7 +157,7 @@ void check_fixture(const recur::detail::Safetensors& f) {
 
 TEST_CASE("PyTorch parity on every fixture, every instruction set, 1 and 2 threads") {
     const auto files = fixture_files();
-    REQUIRE(files.size() >= 20);
+    REQUIRE(files.size() >= 58);
     const std::size_t threads_before = recur::num_threads();
     const recur::kernels::Table& table_before = recur::kernels::active();
     for (const recur::kernels::Table* table : recur::kernels::supported())

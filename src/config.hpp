@@ -1,7 +1,8 @@
 #pragma once
-// Reading the JSON configs of model files strictly. A file may come from anywhere: every
-// value must be present, of the right type and in range, or the file is refused with the
-// key named, before anything is built or allocated from it.
+// The JSON configs of model files: written by each layer, optimizer and loss for itself, and
+// read back strictly. A file may come from anywhere: every value must be present, of the
+// right type and in range, or the file is refused with the key named, before anything is
+// built or allocated from it.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -16,6 +17,19 @@ namespace recur::detail {
 // parser would otherwise settle silently by keeping one), are a recur::Error: `what` names
 // the text ("the header"), and the message carries the parser's explanation.
 nlohmann::json parse_json(std::string_view text, const std::string& what);
+
+// Writes the options of a layer, an optimizer or a loss into its JSON config.
+class ConfigWriter {
+public:
+    explicit ConfigWriter(nlohmann::json& config) : config_(config) {}
+    template <class T>
+    void set(const char* key, const T& value) {
+        config_[key] = value;
+    }
+
+private:
+    nlohmann::json& config_;
+};
 
 class ConfigReader {
 public:

@@ -1,4 +1,4 @@
-#include "layers/config.hpp"
+#include "config.hpp"
 
 #include <algorithm>
 #include <cmath>

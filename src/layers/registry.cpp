@@ -1,0 +1,56 @@
+#include "layers/registry.hpp"
+
+#include <string>
+
+#include "config.hpp"
+#include "layers/layer_pass.hpp"
+#include "text.hpp"
+
+namespace recur::detail {
+
+namespace {
+
+struct LayerKind {
+    const char* type;
+    std::unique_ptr<Layer> (*from_config)(const ConfigReader&);
+};
+
+// One line per kind of layer that model files can hold.
+constexpr LayerKind kLayerKinds[] = {
+    {"SimpleRNN", &LayerAccess::from_config<SimpleRNN>},
+    {"LSTM", &LayerAccess::from_config<LSTM>},
+    {"GRU", &LayerAccess::from_config<GRU>},
+    {"Dense", &LayerAccess::from_config<Dense>},
+    {"Embedding", &LayerAccess::from_config<Embedding>},
+};
+
+}  // namespace
+
+nlohmann::json layer_config(const Layer& layer) {
+    nlohmann::json config{{"type", layer.type_name()}, {"name", layer.name()}, {"input_shape", layer.input_shape().dims()}};
+    ConfigWriter writer(config);
+    LayerAccess::write_config(layer, writer);
+    return config;
+}
+
+std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, std::size_t index) {
+    const std::string where = "layer " + std::to_string(index);
+    const ConfigReader c(config, where);
+    const std::string type = c.string("type");
+    // Every layer of a saved model records its input shape, so that its weight count is
+    // known before anything is allocated for it.
+    const Shape input = c.shape("input_shape");
+    if (input.rank() == 0) throw Error(where + ": expected a non-empty \"input_shape\"");
+    for (const LayerKind& kind : kLayerKinds)
+        if (type == kind.type) {
+            std::unique_ptr<Layer> layer = kind.from_config(c);
+            LayerAccess::set_name(*layer, c.string("name"));
+            LayerAccess::set_input_shape(*layer, input, std::string(kind.type) + "::input_shape");
+            return layer;
+        }
+    std::string known;
+    for (const LayerKind& kind : kLayerKinds) known += std::string(known.empty() ? "" : ", ") + kind.type;
+    throw Error(where + ": expected \"type\" to be one of " + known + ", got \"" + printable(type).substr(0, 60) + "\"");
+}
+
+}  // namespace recur::detail

@@ -1,0 +1,18 @@
+#pragma once
+// Layer kinds by name, for model files: a layer's config is its type name, its name, its
+// input shape and its own options, which each kind writes and reads for itself.
+#include <cstddef>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <recur/layers.hpp>
+
+namespace recur::detail {
+
+nlohmann::json layer_config(const Layer& layer);
+
+// The layer a config describes, every value checked (ConfigReader) before anything is
+// built; `index` names it in messages ("layer 2").
+std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, std::size_t index);
+
+}  // namespace recur::detail
