@@ -94,41 +94,65 @@ RecurrentBuffers recurrent_layout(float* p, const Cell& cell, const RecurrentDim
 
 namespace {
 
-// The step t of rows [r0, r0 + rows).
-CellStep step_at(const RecurrentBuffers& b, const RecurrentDims& d, std::size_t width, std::size_t kept,
-                 std::size_t t, std::size_t r0, std::size_t rows, CellActivations acts) {
-    const std::size_t B = d.batch, U = d.units, state = B * U;
-    CellStep s{};
-    s.rows = rows;
-    s.units = U;
-    s.activation = acts.activation;
-    s.recurrent_activation = acts.recurrent_activation;
-    s.gates = b.gates + (t * B + r0) * width;
-    s.kept = b.kept ? b.kept + (t * B + r0) * kept : nullptr;
-    s.h_prev = b.hs + t * state + r0 * U;
-    s.h = b.hs + (t + 1) * state + r0 * U;
-    s.c_prev = b.cs ? b.cs + t * state + r0 * U : nullptr;
-    s.c = b.cs ? b.cs + (t + 1) * state + r0 * U : nullptr;
-    return s;
-}
+// Step 0 of rows [r0, r0 + rows); moving on a step adds one step's strides to each buffer
+// (next(), prev()), which is all the time loop does between a cell's calls.
+class PieceSteps {
+public:
+    PieceSteps(const Cell& cell, const RecurrentBuffers& b, const RecurrentDims& d, const RecurrentWeights& w,
+               CellActivations acts, std::size_t r0, std::size_t rows)
+        : width_(cell.gates() * d.units), kept_width_(cell.kept_floats(d.units)), state_(d.batch * d.units) {
+        const std::size_t U = d.units;
+        step_.rows = rows;
+        step_.units = U;
+        step_.activation = acts.activation;
+        step_.recurrent_activation = acts.recurrent_activation;
+        step_.gates = b.gates + r0 * width_;
+        step_.kept = b.kept ? b.kept + r0 * kept_width_ : nullptr;
+        step_.h_prev = b.hs + r0 * U;
+        step_.h = b.hs + state_ + r0 * U;
+        step_.c_prev = b.cs ? b.cs + r0 * U : nullptr;
+        step_.c = b.cs ? b.cs + state_ + r0 * U : nullptr;
+        step_.packed = b.recurrent_packed;
+        step_.recurrent_bias = w.recurrent_bias;
+        step_.carry = b.carry ? b.carry + r0 * U : nullptr;
+        step_.scratch = b.scratch ? b.scratch + r0 * U : nullptr;
+        gates_stride_ = d.batch * width_;
+        kept_stride_ = d.batch * kept_width_;
+    }
+    CellStep& step() { return step_; }
+    // To step t (from step 0).
+    void seek(std::size_t t) { move(static_cast<std::ptrdiff_t>(t)); }
+    void next() { move(1); }
+    void prev() { move(-1); }
+
+private:
+    void move(std::ptrdiff_t by) {
+        step_.gates += by * static_cast<std::ptrdiff_t>(gates_stride_);
+        if (step_.kept) step_.kept += by * static_cast<std::ptrdiff_t>(kept_stride_);
+        const std::ptrdiff_t states = by * static_cast<std::ptrdiff_t>(state_);
+        step_.h_prev += states;
+        step_.h += states;
+        if (step_.c) step_.c_prev += states, step_.c += states;
+    }
+    CellStep step_{};
+    std::size_t width_, kept_width_, state_, gates_stride_ = 0, kept_stride_ = 0;
+};
 
 }  // namespace
 
 void recurrent_forward(const Cell& cell, const RecurrentBuffers& b, const float* x, const RecurrentWeights& w,
                        const RecurrentDims& d, CellActivations acts) {
     const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = d.units, width = cell.gates() * U;
-    const std::size_t kept = cell.kept_floats(U);
     pack_weights(b.kernel_packed, w.kernel, D, width, width, false);
     rows_times_matrix(b.gates, x, b.kernel_packed, w.bias, T * B, D, width);
     if (cell.forward_loop(b, d, w, acts.activation)) return;
     cell.pack(b.recurrent_packed, w.recurrent_kernel, U, false);
     for_each_piece(B, batch_piece(B, U * width, num_threads()), double(T) * B * U * width,
                    [&](std::size_t r0, std::size_t rows) {
+                       PieceSteps piece(cell, b, d, w, acts, r0, rows);
                        for (std::size_t t = 0; t < T; ++t) {
-                           CellStep s = step_at(b, d, width, kept, t, r0, rows, acts);
-                           s.packed = b.recurrent_packed;
-                           s.recurrent_bias = w.recurrent_bias;
-                           cell.forward_step(s);
+                           cell.forward_step(piece.step());
+                           if (t + 1 < T) piece.next();
                        }
                    });
 }
@@ -142,19 +166,16 @@ void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float
         cell.pack(b.recurrent_packed, w.recurrent_kernel, U, true);
         for_each_piece(B, batch_piece(B, U * width, num_threads()), double(T) * B * U * width,
                        [&](std::size_t r0, std::size_t rows) {
-                           if (b.carry) std::fill_n(b.carry + r0 * U, rows * U, 0.0f);
+                           PieceSteps piece(cell, b, d, w, acts, r0, rows);
+                           CellStep& s = piece.step();
+                           if (s.carry) std::fill_n(s.carry, rows * U, 0.0f);
+                           piece.seek(T - 1);
                            for (std::size_t t = T; t-- > 0;) {
-                               CellStep s = step_at(b, d, width, kept, t, r0, rows, acts);
-                               s.packed = b.recurrent_packed;
-                               s.recurrent_bias = w.recurrent_bias;
                                s.dh = dh_every_step ? dh + t * state + r0 * U : t + 1 == T ? dh + r0 * U : nullptr;
-                               if (t + 1 < T) {
-                                   s.gates_next = b.gates + ((t + 1) * B + r0) * width;
-                                   s.kept_next = b.kept ? b.kept + ((t + 1) * B + r0) * kept : nullptr;
-                               }
-                               s.carry = b.carry ? b.carry + r0 * U : nullptr;
-                               s.scratch = b.scratch ? b.scratch + r0 * U : nullptr;
+                               s.gates_next = t + 1 < T ? s.gates + B * width : nullptr;
+                               s.kept_next = t + 1 < T && s.kept ? s.kept + B * kept : nullptr;
                                cell.backward_step(s);
+                               if (t > 0) piece.prev();
                            }
                        });
     }
