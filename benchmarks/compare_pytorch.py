@@ -2,18 +2,21 @@
 """Time recur against PyTorch (and, with --onednn, oneDNN) on recur-bench's models.
 
 What is measured
-  For each config (B, T, D, H, O) -- S (10, 5, 1, 10, 1), M (32, 28, 28, 128, 10),
-  L (64, 100, 64, 512, 1), XL (128, 50, 256, 1024, 1) -- SimpleRNN(H, tanh) over a
-  (B, T, D) batch, its last state into Dense(O), MSE loss, Adam with default settings:
+  For each cell (--cells: simple, lstm, gru) and config (B, T, D, H, O) -- S (10, 5, 1, 10, 1),
+  M (32, 28, 28, 128, 10), L (64, 100, 64, 512, 1), XL (128, 50, 256, 1024, 1),
+  N (64, 50, 1, 4, 1) -- a recurrent layer of H units (SimpleRNN(H, tanh), LSTM(H) or GRU(H)
+  with Keras's defaults) over a (B, T, D) batch, its last state into Dense(O), MSE loss, Adam
+  with default settings:
     train    one training step on one batch: forward, loss, BPTT, Adam update;
     predict  one inference pass over the batch.
-  recur    recur-bench's TrainStep/<i> (model.train_on_batch) and Predict/<i>
-           (model.predict(x, B)), i = 0..3 for S..XL;
-  PyTorch  nn.RNN + nn.Linear + MSELoss + torch.optim.Adam: zero_grad, forward, loss,
-           backward, step; inference under torch.no_grad() (pytorch_timing.py);
-  oneDNN   recur-onednn-bench: the vanilla RNN primitive, with the head, the loss and
-           Adam written by hand (onednn_rnn.cpp). It checks its gradients against
-           recur's before timing.
+  recur    recur-bench's TrainStep<cell>/<i> (model.train_on_batch) and Predict<cell>/<i>
+           (model.predict(x, B)), i = 0..4 for S..N, <cell> empty, LSTM or GRU;
+  PyTorch  nn.RNN, nn.LSTM or nn.GRU + nn.Linear + MSELoss + torch.optim.Adam: zero_grad,
+           forward, loss, backward, step; inference under torch.no_grad() (pytorch_timing.py);
+  oneDNN   recur-onednn-bench: the vanilla RNN, LSTM or linear-before-reset GRU primitive
+           (the GRU of PyTorch and of Keras's reset_after), with the head, the loss and Adam
+           written by hand (onednn_rnn.cpp). It checks its gradients against recur's before
+           timing.
   All float32, on the CPU, at each thread count (1 and 2 by default).
 
 How
@@ -42,7 +45,8 @@ Environment
 
 Usage (Debian's python3-torch runs under /usr/bin/python3)
   /usr/bin/python3 benchmarks/compare_pytorch.py build/benchmarks/recur-bench \\
-      --onednn build/benchmarks/recur-onednn-bench --rounds 3 --json results.json \\
+      --onednn build/benchmarks/recur-onednn-bench --cells simple,lstm,gru --configs M,L \\
+      --rounds 3 --json results.json \\
       --torch-env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \\
       --torch-env OPENBLAS_CORETYPE=SkylakeX
 """
@@ -65,12 +69,13 @@ HERE = Path(__file__).resolve().parent
 TOOLS = ("PyTorch", "oneDNN", "recur")  # table column order; recur is the reference
 RATIO_NAMES = {"PyTorch": "PT", "oneDNN": "DNN"}
 MODES = ("train", "predict")
+CELLS = {"simple": "", "lstm": "LSTM", "gru": "GRU"}  # cell -> recur-bench's name suffix
 
 
 @dataclass(frozen=True)
 class Config:
     name: str
-    index: int  # recur-bench's TrainStep/<index>, Predict/<index>
+    index: int  # recur-bench's TrainStep<cell>/<index>, Predict<cell>/<index>
     shape: tuple  # (B, T, D, H, O)
     min_time: float  # seconds per sample; 0: one call
     reps: int  # samples per tool per round
@@ -111,10 +116,11 @@ def run(cmd, env):
     return done.stdout
 
 
-def measure_recur(bench, config, threads):
+def measure_recur(bench, cell, config, threads):
+    suffix = CELLS[cell]
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         stdout = run(
-            [bench, f"--benchmark_filter=^(TrainStep|Predict)/{config.index}/",
+            [bench, f"--benchmark_filter=^(TrainStep{suffix}|Predict{suffix})/{config.index}/",
              f"--benchmark_repetitions={config.reps}", f"--benchmark_min_time={config.min_time}",
              f"--benchmark_out={out.name}", "--benchmark_out_format=json"],
             child_env(threads))
@@ -131,22 +137,24 @@ def measure_recur(bench, config, threads):
     return samples, {"recur kernels": header[1] if header else "?"}
 
 
-def measure_torch(torch_env, config, threads):
+def measure_torch(torch_env, cell, config, threads):
     env = child_env(threads, unset=TORCH_UNSET, extra={"OPENBLAS_NUM_THREADS": str(threads), **torch_env})
     result = json.loads(run(
-        [sys.executable, HERE / "pytorch_timing.py", config.name, str(threads), "--min-time", str(config.min_time),
+        [sys.executable, HERE / "pytorch_timing.py", config.name, str(threads), "--cell", cell,
+         "--min-time", str(config.min_time),
          "--reps", str(config.reps), "--warmup", str(config.warmup)], env))
     return ({mode: result[f"{mode}_ms"] for mode in MODES},
             {"torch": result["torch"], "PyTorch BLAS": result["blas"],
              "PyTorch env": " ".join(f"{k}={v}" for k, v in torch_env.items()) or "default"})
 
 
-def measure_onednn(binary, config, threads):
+def measure_onednn(binary, cell, config, threads):
     result = json.loads(run(
-        [binary, "--configs", config.name, "--threads", str(threads), "--min-time", str(config.min_time),
+        [binary, "--cell", cell, "--configs", config.name, "--threads", str(threads), "--min-time", str(config.min_time),
          "--reps", str(config.reps), "--warmup", str(config.warmup), "--json"], child_env(threads)))
     return ({mode: result[f"{mode}_ms"] for mode in MODES},
-            {"oneDNN": result["onednn"], "oneDNN gradient check (max rel. diff)": result["grad_check_max_rel"]})
+            {"oneDNN": result["onednn"],
+             f"oneDNN {cell} gradient check (max rel. diff)": result["grad_check_max_rel"]})
 
 
 # ---- the rounds ----
@@ -175,35 +183,40 @@ def wait_until_quiet(timeout):
     return busy
 
 
-def measure(tool, args, config, threads):
+def measure(tool, args, cell, config, threads):
     """({mode: [ms, ...]}, {setting: value}) from one child process."""
     if tool == "recur":
-        return measure_recur(args.recur_bench, config, threads)
+        return measure_recur(args.recur_bench, cell, config, threads)
     if tool == "PyTorch":
-        return measure_torch(args.torch_env, config, threads)
-    return measure_onednn(args.onednn, config, threads)
+        return measure_torch(args.torch_env, cell, config, threads)
+    return measure_onednn(args.onednn, cell, config, threads)
 
 
 def run_rounds(args, tools):
-    """samples[(tool, config, threads, mode)] -> list of ms; info: versions and settings."""
+    """samples[(tool, row, threads, mode)] -> list of ms, row a cell and config ("lstm M");
+    info: versions and settings."""
     samples, info, load = {}, {}, []
-    plan = list(itertools.product(args.configs, args.threads))
+    plan = list(itertools.product(args.cells, args.configs, args.threads))
     for r in range(args.rounds):
         order = tools[r % len(tools):] + tools[:r % len(tools)]
-        for name, threads in plan:
-            config = CONFIGS[name]
+        for cell, name, threads in plan:
+            row = row_name(cell, name)
             for tool in order:
                 load.append(wait_until_quiet(args.wait_quiet))
-                new, tool_info = measure(tool, args, config, threads)
+                new, tool_info = measure(tool, args, cell, CONFIGS[name], threads)
                 info.update(tool_info)
                 for mode, values in new.items():
-                    samples.setdefault((tool, name, threads, mode), []).extend(values)
-            print(f"round {r + 1}/{args.rounds}: {name} at {threads} thread(s) done", file=sys.stderr)
+                    samples.setdefault((tool, row, threads, mode), []).extend(values)
+            print(f"round {r + 1}/{args.rounds}: {row} at {threads} thread(s) done", file=sys.stderr)
     info["busy cores before each measurement (median)"] = round(statistics.median(load), 2)
     return samples, info
 
 
 # ---- the table ----
+
+
+def row_name(cell, config):
+    return f"{cell} {config}"
 
 
 def medians(samples):
@@ -249,11 +262,11 @@ CAPTION = ("ms per call, medians; ratio = tool / recur (above 1: recur is faster
 def text_table(med, info, tools, configs, threads):
     names, w = columns(tools), 11
     lines = ["; ".join(f"{k}: {v}" for k, v in info.items()), CAPTION,
-             " " * 14 + "  ".join(f"{' ' + mode + ' ':-^{w * len(names)}}" for mode in MODES),
-             f"{'config':<6}{'threads':>8}" + "  ".join("".join(f"{n:>{w}}" for n in names) for _ in MODES)]
+             " " * 17 + "  ".join(f"{' ' + mode + ' ':-^{w * len(names)}}" for mode in MODES),
+             f"{'config':<9}{'threads':>8}" + "  ".join("".join(f"{n:>{w}}" for n in names) for _ in MODES)]
     for row in table_rows(med, tools, configs, threads):
         cells = [row[2 + i * len(names):2 + (i + 1) * len(names)] for i in range(len(MODES))]
-        lines.append(f"{row[0]:<6}{row[1]:>8}" + "  ".join("".join(f"{c:>{w}}" for c in part) for part in cells))
+        lines.append(f"{row[0]:<9}{row[1]:>8}" + "  ".join("".join(f"{c:>{w}}" for c in part) for part in cells))
     return "\n".join(lines)
 
 
@@ -271,7 +284,9 @@ def to_json(samples, info, args):
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()},
         "info": info,
+        "cells": args.cells,
         "configs": {name: CONFIGS[name].__dict__ for name in args.configs},
+        "rows": [row_name(cell, name) for cell in args.cells for name in args.configs],
         "results": [{"tool": tool, "config": config, "threads": threads, "mode": mode,
                      "median_ms": med[(tool, config, threads, mode)], "samples_ms": values}
                     for (tool, config, threads, mode), values in samples.items()],
@@ -288,13 +303,13 @@ def warn_about_torch_blas(blas, threads):
 
 
 def from_json(path):
-    """A saved run: samples, info, tools, configs, thread counts."""
+    """A saved run: samples, info, tools, rows, thread counts."""
     with open(path) as f:
         run = json.load(f)
     samples = {(r["tool"], r["config"], r["threads"], r["mode"]): r["samples_ms"] for r in run["results"]}
     tools = [t for t in TOOLS if any(key[0] == t for key in samples)]
     threads = list(dict.fromkeys(key[2] for key in samples))
-    return samples, run["info"], tools, list(run["configs"]), threads
+    return samples, run["info"], tools, run.get("rows", list(run["configs"])), threads
 
 
 def cpu_model():
@@ -312,6 +327,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recur_bench", nargs="?", default="build/benchmarks/recur-bench",
                         help="path to recur-bench (default: %(default)s)")
+    parser.add_argument("--cells", default="simple", help="comma-separated, from simple,lstm,gru (default: %(default)s)")
     parser.add_argument("--configs", default="S,M,L,XL", help="comma-separated, from S,M,L,XL,N (default: %(default)s)")
     parser.add_argument("--threads", default="2,1", help="comma-separated thread counts (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: %(default)s)")
@@ -325,12 +341,16 @@ def parse_args():
     parser.add_argument("--json", metavar="FILE", help="write every sample and the medians here")
     parser.add_argument("--from-json", metavar="FILE", help="print the tables of a run saved by --json; measure nothing")
     args = parser.parse_args()
+    args.cells = args.cells.split(",")
     args.configs = args.configs.split(",")
     args.threads = [int(t) for t in args.threads.split(",")]
     args.torch_env = dict(kv.split("=", 1) for kv in args.torch_env)
     unknown = set(args.configs) - set(CONFIGS)
     if unknown:
         parser.error(f"unknown config(s) {sorted(unknown)}; expected some of {list(CONFIGS)}")
+    unknown = set(args.cells) - set(CELLS)
+    if unknown:
+        parser.error(f"unknown cell(s) {sorted(unknown)}; expected some of {list(CELLS)}")
     for path in [] if args.from_json else [args.recur_bench] + ([args.onednn] if args.onednn else []):
         if not os.access(path, os.X_OK):
             parser.error(f"{path} is not an executable (build it first)")
@@ -342,7 +362,8 @@ def main():
     if args.from_json:
         samples, info, tools, configs, threads = from_json(args.from_json)
     else:
-        tools, configs, threads = [t for t in TOOLS if t != "oneDNN" or args.onednn], args.configs, args.threads
+        tools, threads = [t for t in TOOLS if t != "oneDNN" or args.onednn], args.threads
+        configs = [row_name(cell, name) for cell in args.cells for name in args.configs]
         samples, info = run_rounds(args, tools)
     warn_about_torch_blas(info.get("PyTorch BLAS", ""), threads)
     med = medians(samples)

@@ -1,20 +1,27 @@
-// recur-onednn-bench: recur-bench's training step and inference pass done with oneDNN's
-// vanilla RNN primitive, as a third reference beside recur and PyTorch.
+// recur-onednn-bench: recur-bench's training step and inference pass done with oneDNN's RNN
+// primitives, as a third reference beside recur and PyTorch.
 //
-// The model is recur-bench's: SimpleRNN(H, tanh) over (B, T, D) -> last state -> Dense(O),
-// MSE, Adam (Keras's update rule, as recur's). The RNN is oneDNN's (vanilla_rnn_forward /
-// vanilla_rnn_backward, f32); the Dense head, the loss and Adam are the plain loops below,
-// tiny next to the RNN. All parameters live in one flat vector in recur's (Keras's) order
-// and layout, so Adam is one loop; oneDNN's weights and gradients are reordered to and from
-// it when the primitive prefers another layout (that cost is part of the step).
+// The model is recur-bench's: a recurrent layer of H units over (B, T, D) -> last state ->
+// Dense(O), MSE, Adam (Keras's update rule, as recur's). The recurrent layer is oneDNN's
+// (f32), by --cell: simple, vanilla_rnn (tanh); lstm, lstm; gru, lbr_gru, the linear-before-
+// reset GRU that is Keras's GRU(reset_after=true) and PyTorch's. The Dense head, the loss and
+// Adam are the plain loops below, tiny next to the RNN. All parameters live in one flat
+// vector in recur's (Keras's) order and layout, so Adam is one loop; oneDNN's weights and
+// gradients are reordered to and from it when the primitive prefers another layout, and the
+// GRU's bias is mapped to oneDNN's four rows and back (those costs are part of the step).
+//
+// oneDNN's gate orders are Keras's: LSTM i, f, c, o; GRU u (Keras's z), r, o (Keras's h).
+// Weights (layers, directions, in, gates, out) in ldigo are then exactly Keras's kernel
+// (D, G H) and recurrent_kernel (H, G H). lbr_gru's bias is (4, H): [b_z + b'_z, b_r + b'_r,
+// b_h, b'_h] from Keras's (2, 3H) rows of input biases b and recurrent biases b'.
 //
 // Before timing, it checks its gradients against recur's (one recur SGD step with learning
 // rate 1 gives grad = w - new_w) and stops if any differs by more than 1e-3 (relative to the
 // largest value of that gradient).
 //
-//   recur-onednn-bench                                  S, M, L, XL at 2 and 1 threads: a table
-//   recur-onednn-bench --configs M,L --threads 2
-//   recur-onednn-bench --configs M --threads 2 --min-time 0.1 --reps 10 --json   (compare_pytorch.py)
+//   recur-onednn-bench                                  SimpleRNN, S, M, L, XL at 2 and 1 threads
+//   recur-onednn-bench --cell lstm --configs M,L --threads 2
+//   recur-onednn-bench --cell gru --configs M --threads 2 --min-time 0.1 --reps 10 --json   (compare_pytorch.py)
 //
 // After --warmup untimed calls, each of --reps samples times a block of back-to-back calls
 // lasting about --min-time seconds (at least one call) and records the mean per call, as a
@@ -34,6 +41,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <recur/recur.hpp>
@@ -50,6 +59,11 @@ struct Config {
     std::string name;
     memory::dim B, T, D, H, O;
 };
+
+enum class Cell { simple, lstm, gru };
+
+// Gate blocks: Keras's kernels are (D, G H) and (H, G H).
+memory::dim gates(Cell cell) { return cell == Cell::lstm ? 4 : cell == Cell::gru ? 3 : 1; }
 // As recur-bench's: S, M, L, XL, and N, narrow units over a batch of several vectors.
 const Config kConfigs[] = {{"S", 10, 5, 1, 10, 1}, {"M", 32, 28, 28, 128, 10}, {"L", 64, 100, 64, 512, 1},
                            {"XL", 128, 50, 256, 1024, 1}, {"N", 64, 50, 1, 4, 1}};
@@ -77,44 +91,49 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
 
 std::size_t count(memory::dim d) { return static_cast<std::size_t>(d); }
 
-// Where each weight sits in the flat parameter vector: Keras's order and shapes.
+// Where each weight sits in the flat parameter vector: Keras's order and shapes (the GRU's
+// bias is (2, 3H): input biases, then recurrent ones).
 struct Offsets {
     std::size_t kernel, recurrent_kernel, bias, dense_kernel, dense_bias, total;
-    explicit Offsets(const Config& c)
+    Offsets(const Config& c, Cell cell)
         : kernel(0),
-          recurrent_kernel(kernel + count(c.D * c.H)),
-          bias(recurrent_kernel + count(c.H * c.H)),
-          dense_kernel(bias + count(c.H)),
+          recurrent_kernel(kernel + count(c.D * gates(cell) * c.H)),
+          bias(recurrent_kernel + count(c.H * gates(cell) * c.H)),
+          dense_kernel(bias + count((cell == Cell::gru ? 6 : gates(cell)) * c.H)),
           dense_bias(dense_kernel + count(c.H * c.O)),
           total(dense_bias + count(c.O)) {}
 };
 
-// A buffer the user keeps in one layout and a primitive may want in another.
+// A buffer the user keeps in one layout and a primitive may want in another. Data flows one
+// way: into the primitive (inputs, weights) or out of it (gradients); oneDNN cannot reorder
+// every layout back (its packed inference weights, for one).
+enum class Flow { in, out };
+
 struct Relayout {
     memory user, prim;
-    std::optional<dnnl::reorder> to_prim, to_user;
+    std::optional<dnnl::reorder> reorder;
 
-    Relayout(const memory::desc& user_md, float* data, const memory::desc& prim_md, const dnnl::engine& eng)
+    Relayout(const memory::desc& user_md, float* data, const memory::desc& prim_md, const dnnl::engine& eng, Flow flow)
         : user(user_md, eng, data), prim(user) {
         if (prim_md != user_md) {
             prim = memory(prim_md, eng);
-            to_prim = dnnl::reorder(user, prim);
-            to_user = dnnl::reorder(prim, user);
+            reorder = flow == Flow::in ? dnnl::reorder(user, prim) : dnnl::reorder(prim, user);
         }
     }
     void push(dnnl::stream& s) {
-        if (to_prim) to_prim->execute(s, user, prim);
+        if (reorder) reorder->execute(s, user, prim);
     }
     void pull(dnnl::stream& s) {
-        if (to_user) to_user->execute(s, prim, user);
+        if (reorder) reorder->execute(s, prim, user);
     }
     void zero_prim() { std::memset(prim.get_data_handle(), 0, prim.get_desc().get_size()); }
 };
 
-// SimpleRNN(H) + Dense(O) + MSE + Adam with the RNN in oneDNN.
+// The recurrent layer + Dense(O) + MSE + Adam with the recurrent layer in oneDNN.
 class OnednnModel {
     // First: everything below is sized from these.
     Config c_;
+    Cell cell_;
     Offsets off_;
     dnnl::engine eng_;
     dnnl::stream stream_;
@@ -123,9 +142,10 @@ class OnednnModel {
     std::vector<float> params_, grads_;
 
 public:
-    OnednnModel(const Config& c, const dnnl::engine& eng, std::vector<float> x, std::vector<float> y)
+    OnednnModel(const Config& c, Cell cell, const dnnl::engine& eng, std::vector<float> x, std::vector<float> y)
         : c_(c),
-          off_(c),
+          cell_(cell),
+          off_(c, cell),
           eng_(eng),
           stream_(eng),
           params_(off_.total),
@@ -136,6 +156,9 @@ public:
           y_(std::move(y)),
           zeros_state_(count(c.B * c.H)),
           h_last_(count(c.B * c.H)),
+          c_last_(count(c.B * c.H)),
+          bias_values_(count(bias_rows() * c.H)),
+          diff_bias_values_(bias_values_.size()),
           diff_h_seq_(count(c.T * c.B * c.H)),
           y_pred_(count(c.B * c.O)) {
         build_training();
@@ -153,14 +176,15 @@ public:
         input_->push(stream_);
         w_layer_fwd_->push(stream_);
         w_iter_fwd_->push(stream_);
-        fwd_.execute(stream_, {{DNNL_ARG_SRC_LAYER, input_->prim},
-                               {DNNL_ARG_SRC_ITER, src_iter_},
-                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_fwd_->prim},
-                               {DNNL_ARG_WEIGHTS_ITER, w_iter_fwd_->prim},
-                               {DNNL_ARG_BIAS, bias_},
-                               {DNNL_ARG_DST_LAYER, dst_layer_},
-                               {DNNL_ARG_DST_ITER, dst_iter_},
-                               {DNNL_ARG_WORKSPACE, workspace_}});
+        bias_to_onednn();
+        fwd_.execute(stream_, with_cell_state({{DNNL_ARG_SRC_LAYER, input_->prim},
+                                               {DNNL_ARG_SRC_ITER, src_iter_},
+                                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_fwd_->prim},
+                                               {DNNL_ARG_WEIGHTS_ITER, w_iter_fwd_->prim},
+                                               {DNNL_ARG_BIAS, bias_},
+                                               {DNNL_ARG_DST_LAYER, dst_layer_},
+                                               {DNNL_ARG_DST_ITER, dst_iter_},
+                                               {DNNL_ARG_WORKSPACE, workspace_}}));
         stream_.wait();
 
         const float loss = dense_mse_forward_backward();
@@ -170,25 +194,27 @@ public:
         // oneDNN adds to the weight gradients (and a reordered copy starts uninitialised).
         diff_w_layer_->zero_prim();
         diff_w_iter_->zero_prim();
-        std::fill_n(grads_.data() + off_.bias, count(c_.H), 0.0f);
-        bwd_.execute(stream_, {{DNNL_ARG_SRC_LAYER, input_->prim},
-                               {DNNL_ARG_SRC_ITER, src_iter_},
-                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_bwd_->prim},
-                               {DNNL_ARG_WEIGHTS_ITER, w_iter_bwd_->prim},
-                               {DNNL_ARG_BIAS, bias_},
-                               {DNNL_ARG_DST_LAYER, dst_layer_},
-                               {DNNL_ARG_DST_ITER, dst_iter_},
-                               {DNNL_ARG_DIFF_DST_LAYER, diff_dst_layer_},
-                               {DNNL_ARG_DIFF_DST_ITER, diff_dst_iter_},
-                               {DNNL_ARG_WORKSPACE, workspace_},
-                               {DNNL_ARG_DIFF_SRC_LAYER, diff_src_layer_},
-                               {DNNL_ARG_DIFF_SRC_ITER, diff_src_iter_},
-                               {DNNL_ARG_DIFF_WEIGHTS_LAYER, diff_w_layer_->prim},
-                               {DNNL_ARG_DIFF_WEIGHTS_ITER, diff_w_iter_->prim},
-                               {DNNL_ARG_DIFF_BIAS, diff_bias_}});
+        std::fill(diff_bias_values_.begin(), diff_bias_values_.end(), 0.0f);
+        bwd_.execute(stream_, with_cell_state({{DNNL_ARG_SRC_LAYER, input_->prim},
+                                               {DNNL_ARG_SRC_ITER, src_iter_},
+                                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_bwd_->prim},
+                                               {DNNL_ARG_WEIGHTS_ITER, w_iter_bwd_->prim},
+                                               {DNNL_ARG_BIAS, bias_},
+                                               {DNNL_ARG_DST_LAYER, dst_layer_},
+                                               {DNNL_ARG_DST_ITER, dst_iter_},
+                                               {DNNL_ARG_DIFF_DST_LAYER, diff_dst_layer_},
+                                               {DNNL_ARG_DIFF_DST_ITER, diff_dst_iter_},
+                                               {DNNL_ARG_WORKSPACE, workspace_},
+                                               {DNNL_ARG_DIFF_SRC_LAYER, diff_src_layer_},
+                                               {DNNL_ARG_DIFF_SRC_ITER, diff_src_iter_},
+                                               {DNNL_ARG_DIFF_WEIGHTS_LAYER, diff_w_layer_->prim},
+                                               {DNNL_ARG_DIFF_WEIGHTS_ITER, diff_w_iter_->prim},
+                                               {DNNL_ARG_DIFF_BIAS, diff_bias_}},
+                                              true));
         diff_w_layer_->pull(stream_);
         diff_w_iter_->pull(stream_);
         stream_.wait();
+        bias_gradient_from_onednn();
         return loss;
     }
 
@@ -203,18 +229,19 @@ public:
     void prepare_inference() {
         w_layer_inf_->push(stream_);
         w_iter_inf_->push(stream_);
+        bias_to_onednn();
         stream_.wait();
     }
 
     const std::vector<float>& predict() {
         input_->push(stream_);
-        inf_.execute(stream_, {{DNNL_ARG_SRC_LAYER, input_->prim},
-                               {DNNL_ARG_SRC_ITER, src_iter_},
-                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_inf_->prim},
-                               {DNNL_ARG_WEIGHTS_ITER, w_iter_inf_->prim},
-                               {DNNL_ARG_BIAS, bias_},
-                               {DNNL_ARG_DST_LAYER, dst_layer_},
-                               {DNNL_ARG_DST_ITER, dst_iter_}});
+        inf_.execute(stream_, with_cell_state({{DNNL_ARG_SRC_LAYER, input_->prim},
+                                               {DNNL_ARG_SRC_ITER, src_iter_},
+                                               {DNNL_ARG_WEIGHTS_LAYER, w_layer_inf_->prim},
+                                               {DNNL_ARG_WEIGHTS_ITER, w_iter_inf_->prim},
+                                               {DNNL_ARG_BIAS, bias_},
+                                               {DNNL_ARG_DST_LAYER, dst_layer_},
+                                               {DNNL_ARG_DST_ITER, dst_iter_}}));
         stream_.wait();
         dense_forward();
         return y_pred_;
@@ -224,47 +251,124 @@ private:
     // Memory descriptors. oneDNN's data dims are always (T, N, C); ntc lays the input out as
     // recur's (B, T, D), but the primitives get it time-major (tnc), reordered each call:
     // oneDNN 2.6.3's backward computes a wrong kernel gradient from an ntc input (and crashes
-    // at M). Weights are (layers, directions, in, gates, out): with one gate, ldigo is exactly
-    // Keras's kernel (D, H) and recurrent_kernel (H, H).
+    // at M). Weights are (layers, directions, in, gates, out), ldigo being Keras's layout.
     memory::desc src_layer_md(tag t = tag::tnc) const { return {{c_.T, c_.B, c_.D}, f32, t}; }
     memory::desc state_md() const { return {{1, 1, c_.B, c_.H}, f32, tag::ldnc}; }
     memory::desc seq_md() const { return {{c_.T, c_.B, c_.H}, f32, tag::tnc}; }
-    memory::desc w_layer_md(tag t = tag::ldigo) const { return {{1, 1, c_.D, 1, c_.H}, f32, t}; }
-    memory::desc w_iter_md(tag t = tag::ldigo) const { return {{1, 1, c_.H, 1, c_.H}, f32, t}; }
-    memory::desc bias_md() const { return {{1, 1, 1, c_.H}, f32, tag::ldgo}; }
+    memory::desc w_layer_md(tag t = tag::ldigo) const { return {{1, 1, c_.D, gates(cell_), c_.H}, f32, t}; }
+    memory::desc w_iter_md(tag t = tag::ldigo) const { return {{1, 1, c_.H, gates(cell_), c_.H}, f32, t}; }
+    // lbr_gru has a fourth bias row: the candidate's recurrent bias.
+    memory::dim bias_rows() const { return gates(cell_) + (cell_ == Cell::gru ? 1 : 0); }
+    memory::desc bias_md() const { return {{1, 1, bias_rows(), c_.H}, f32, tag::ldgo}; }
+
+    // The forward (training or inference) and backward primitive descriptors of the cell.
+    // KNOWN TRAP (oneDNN 2.6.3): with empty (zero) descriptors for the initial and final
+    // states, the backward pass returns a wrong recurrent-weight gradient. So the states are
+    // explicit: a zero initial state, a final-state buffer, a zero diff_dst_iter (and for
+    // LSTM the same for the cell state).
+    dnnl::rnn_primitive_desc_base forward_pd(dnnl::prop_kind prop) const {
+        const auto dir = dnnl::rnn_direction::unidirectional_left2right;
+        const auto wl = w_layer_md(tag::any), wi = w_iter_md(tag::any);
+        switch (cell_) {
+            case Cell::simple:
+                return dnnl::vanilla_rnn_forward::primitive_desc(
+                    {prop, dnnl::algorithm::eltwise_tanh, dir, src_layer_md(), state_md(), wl, wi, bias_md(),
+                     seq_md(), state_md()},
+                    eng_);
+            case Cell::lstm:
+                return dnnl::lstm_forward::primitive_desc({prop, dir, src_layer_md(), state_md(), state_md(), wl, wi,
+                                                           bias_md(), seq_md(), state_md(), state_md()},
+                                                          eng_);
+            case Cell::gru:
+                return dnnl::lbr_gru_forward::primitive_desc(
+                    {prop, dir, src_layer_md(), state_md(), wl, wi, bias_md(), seq_md(), state_md()}, eng_);
+        }
+        throw std::logic_error("forward_pd: unknown cell");
+    }
+
+    std::pair<dnnl::primitive, dnnl::rnn_primitive_desc_base> backward(const dnnl::rnn_primitive_desc_base& fwd) const {
+        const auto dir = dnnl::rnn_direction::unidirectional_left2right;
+        const auto prop = dnnl::prop_kind::backward;
+        const auto wl = w_layer_md(tag::any), wi = w_iter_md(tag::any);
+        const auto src = src_layer_md(), state = state_md(), seq = seq_md(), bias = bias_md();
+        switch (cell_) {
+            case Cell::simple: {
+                const dnnl::vanilla_rnn_backward::primitive_desc pd(
+                    {prop, dnnl::algorithm::eltwise_tanh, dir, src, state, wl, wi, bias, seq, state, src, state, wl,
+                     wi, bias, seq, state},
+                    eng_, dnnl::vanilla_rnn_forward::primitive_desc(fwd.get()));
+                return {dnnl::vanilla_rnn_backward(pd), pd};
+            }
+            case Cell::lstm: {
+                const dnnl::lstm_backward::primitive_desc pd(
+                    {prop, dir, src, state, state, wl, wi, bias, seq, state, state, src, state, state, wl, wi, bias,
+                     seq, state, state},
+                    eng_, dnnl::lstm_forward::primitive_desc(fwd.get()));
+                return {dnnl::lstm_backward(pd), pd};
+            }
+            case Cell::gru: {
+                const dnnl::lbr_gru_backward::primitive_desc pd(
+                    {prop, dir, src, state, wl, wi, bias, seq, state, src, state, wl, wi, bias, seq, state}, eng_,
+                    dnnl::lbr_gru_forward::primitive_desc(fwd.get()));
+                return {dnnl::lbr_gru_backward(pd), pd};
+            }
+        }
+        throw std::logic_error("backward: unknown cell");
+    }
+
+    // The arguments of an execution, with LSTM's cell-state arguments added.
+    std::unordered_map<int, memory> with_cell_state(std::unordered_map<int, memory> args, bool backward = false) {
+        if (cell_ != Cell::lstm) return args;
+        args[DNNL_ARG_SRC_ITER_C] = src_iter_c_;
+        args[DNNL_ARG_DST_ITER_C] = dst_iter_c_;
+        if (backward) {
+            args[DNNL_ARG_DIFF_DST_ITER_C] = diff_dst_iter_c_;
+            args[DNNL_ARG_DIFF_SRC_ITER_C] = diff_src_iter_c_;
+        }
+        return args;
+    }
+
+    // Keras's bias into oneDNN's rows: the same for SimpleRNN and LSTM; for the GRU
+    // [b_z + b'_z, b_r + b'_r, b_h, b'_h] from rows b, b'.
+    void bias_to_onednn() {
+        const std::size_t H = count(c_.H);
+        const float* b = params_.data() + off_.bias;
+        if (cell_ != Cell::gru) return (void)std::copy_n(b, bias_values_.size(), bias_values_.begin());
+        const float* rb = b + 3 * H;
+        for (std::size_t j = 0; j < 2 * H; ++j) bias_values_[j] = b[j] + rb[j];
+        std::copy_n(b + 2 * H, H, bias_values_.begin() + 2 * H);
+        std::copy_n(rb + 2 * H, H, bias_values_.begin() + 3 * H);
+    }
+
+    // ... and its gradient back: z's and r's row gradients serve both Keras rows.
+    void bias_gradient_from_onednn() {
+        const std::size_t H = count(c_.H);
+        float* g = grads_.data() + off_.bias;
+        const float* d = diff_bias_values_.data();
+        if (cell_ != Cell::gru) return (void)std::copy_n(d, diff_bias_values_.size(), g);
+        std::copy_n(d, 3 * H, g);
+        std::copy_n(d, 2 * H, g + 3 * H);
+        std::copy_n(d + 3 * H, H, g + 5 * H);
+    }
 
     void build_training() {
-        using dnnl::vanilla_rnn_backward, dnnl::vanilla_rnn_forward;
-        const auto dir = dnnl::rnn_direction::unidirectional_left2right;
-        const auto tanh = dnnl::algorithm::eltwise_tanh;
-        // KNOWN TRAP (oneDNN 2.6.3): with empty (zero) descriptors for the initial and final
-        // states, the backward pass returns a wrong recurrent-weight gradient. So the states
-        // are explicit: a zero initial state, a final-state buffer, a zero diff_dst_iter.
-        const vanilla_rnn_forward::primitive_desc fwd_pd(
-            vanilla_rnn_forward::desc(dnnl::prop_kind::forward_training, tanh, dir, src_layer_md(), state_md(),
-                                      w_layer_md(tag::any), w_iter_md(tag::any), bias_md(), seq_md(), state_md()),
-            eng_);
-        const vanilla_rnn_backward::primitive_desc bwd_pd(
-            vanilla_rnn_backward::desc(dnnl::prop_kind::backward, tanh, dir, src_layer_md(), state_md(),
-                                       w_layer_md(tag::any), w_iter_md(tag::any), bias_md(), seq_md(), state_md(),
-                                       src_layer_md(), state_md(), w_layer_md(tag::any), w_iter_md(tag::any),
-                                       bias_md(), seq_md(), state_md()),
-            eng_, fwd_pd);
-        fwd_ = vanilla_rnn_forward(fwd_pd);
-        bwd_ = vanilla_rnn_backward(bwd_pd);
+        const auto fwd_pd = forward_pd(dnnl::prop_kind::forward_training);
+        const auto [bwd, bwd_pd] = backward(fwd_pd);
+        fwd_ = dnnl::primitive(fwd_pd);
+        bwd_ = bwd;
 
         float* p = params_.data();
         float* g = grads_.data();
-        w_layer_fwd_.emplace(w_layer_md(), p + off_.kernel, fwd_pd.weights_layer_desc(), eng_);
-        w_iter_fwd_.emplace(w_iter_md(), p + off_.recurrent_kernel, fwd_pd.weights_iter_desc(), eng_);
-        w_layer_bwd_.emplace(w_layer_md(), p + off_.kernel, bwd_pd.weights_layer_desc(), eng_);
-        w_iter_bwd_.emplace(w_iter_md(), p + off_.recurrent_kernel, bwd_pd.weights_iter_desc(), eng_);
-        diff_w_layer_.emplace(w_layer_md(), g + off_.kernel, bwd_pd.diff_weights_layer_desc(), eng_);
-        diff_w_iter_.emplace(w_iter_md(), g + off_.recurrent_kernel, bwd_pd.diff_weights_iter_desc(), eng_);
-        bias_ = memory(bias_md(), eng_, p + off_.bias);
-        diff_bias_ = memory(bias_md(), eng_, g + off_.bias);
+        w_layer_fwd_.emplace(w_layer_md(), p + off_.kernel, fwd_pd.weights_layer_desc(), eng_, Flow::in);
+        w_iter_fwd_.emplace(w_iter_md(), p + off_.recurrent_kernel, fwd_pd.weights_iter_desc(), eng_, Flow::in);
+        w_layer_bwd_.emplace(w_layer_md(), p + off_.kernel, bwd_pd.weights_layer_desc(), eng_, Flow::in);
+        w_iter_bwd_.emplace(w_iter_md(), p + off_.recurrent_kernel, bwd_pd.weights_iter_desc(), eng_, Flow::in);
+        diff_w_layer_.emplace(w_layer_md(), g + off_.kernel, bwd_pd.diff_weights_layer_desc(), eng_, Flow::out);
+        diff_w_iter_.emplace(w_iter_md(), g + off_.recurrent_kernel, bwd_pd.diff_weights_iter_desc(), eng_, Flow::out);
+        bias_ = memory(bias_md(), eng_, bias_values_.data());
+        diff_bias_ = memory(bias_md(), eng_, diff_bias_values_.data());
 
-        input_.emplace(src_layer_md(tag::ntc), x_.data(), src_layer_md(), eng_);
+        input_.emplace(src_layer_md(tag::ntc), x_.data(), src_layer_md(), eng_, Flow::in);
         src_iter_ = memory(state_md(), eng_, zeros_state_.data());
         dst_layer_ = memory(seq_md(), eng_);
         dst_iter_ = memory(state_md(), eng_, h_last_.data());
@@ -275,18 +379,17 @@ private:
         diff_dst_iter_ = memory(state_md(), eng_, zeros_state_.data());
         diff_src_layer_ = memory(src_layer_md(), eng_);
         diff_src_iter_ = memory(state_md(), eng_);
+        src_iter_c_ = memory(state_md(), eng_, zeros_state_.data());
+        dst_iter_c_ = memory(state_md(), eng_, c_last_.data());
+        diff_dst_iter_c_ = memory(state_md(), eng_, zeros_state_.data());
+        diff_src_iter_c_ = memory(state_md(), eng_);
     }
 
     void build_inference() {
-        using dnnl::vanilla_rnn_forward;
-        const vanilla_rnn_forward::primitive_desc inf_pd(
-            vanilla_rnn_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_tanh,
-                                      dnnl::rnn_direction::unidirectional_left2right, src_layer_md(), state_md(),
-                                      w_layer_md(tag::any), w_iter_md(tag::any), bias_md(), seq_md(), state_md()),
-            eng_);
-        inf_ = vanilla_rnn_forward(inf_pd);
-        w_layer_inf_.emplace(w_layer_md(), params_.data() + off_.kernel, inf_pd.weights_layer_desc(), eng_);
-        w_iter_inf_.emplace(w_iter_md(), params_.data() + off_.recurrent_kernel, inf_pd.weights_iter_desc(), eng_);
+        const auto inf_pd = forward_pd(dnnl::prop_kind::forward_inference);
+        inf_ = dnnl::primitive(inf_pd);
+        w_layer_inf_.emplace(w_layer_md(), params_.data() + off_.kernel, inf_pd.weights_layer_desc(), eng_, Flow::in);
+        w_iter_inf_.emplace(w_iter_md(), params_.data() + off_.recurrent_kernel, inf_pd.weights_iter_desc(), eng_, Flow::in);
     }
 
     // y_pred = h_T W + b, from the final state.
@@ -358,14 +461,13 @@ private:
 
     std::vector<float> adam_m_, adam_v_;
     long adam_step_ = 0;
-    std::vector<float> x_, y_, zeros_state_, h_last_, diff_h_seq_, y_pred_;
+    std::vector<float> x_, y_, zeros_state_, h_last_, c_last_, bias_values_, diff_bias_values_, diff_h_seq_, y_pred_;
 
-    dnnl::vanilla_rnn_forward fwd_, inf_;
-    dnnl::vanilla_rnn_backward bwd_;
+    dnnl::primitive fwd_, inf_, bwd_;
     std::optional<Relayout> input_, w_layer_fwd_, w_iter_fwd_, w_layer_bwd_, w_iter_bwd_, diff_w_layer_, diff_w_iter_,
         w_layer_inf_, w_iter_inf_;
-    memory bias_, diff_bias_, src_iter_, dst_layer_, dst_iter_, workspace_, diff_dst_layer_,
-        diff_dst_iter_, diff_src_layer_, diff_src_iter_;
+    memory bias_, diff_bias_, src_iter_, dst_layer_, dst_iter_, workspace_, diff_dst_layer_, diff_dst_iter_,
+        diff_src_layer_, diff_src_iter_, src_iter_c_, dst_iter_c_, diff_dst_iter_c_, diff_src_iter_c_;
 };
 
 // ---- the gradient check against recur ----
@@ -387,13 +489,22 @@ double max_relative_difference(const float* a, const float* b, std::size_t n) {
     return scale > 0.0 ? diff / scale : diff;
 }
 
+// recur-bench's model in recur, its weights from recur's generator as seeded.
+recur::Sequential recur_model(const Config& c, Cell cell, unsigned seed) {
+    recur::manual_seed(seed);
+    recur::Sequential model;
+    const recur::Shape shape{count(c.T), count(c.D)};
+    if (cell == Cell::lstm) model.add(recur::LSTM(count(c.H)).input_shape(shape));
+    else if (cell == Cell::gru) model.add(recur::GRU(count(c.H)).input_shape(shape));
+    else model.add(recur::SimpleRNN(count(c.H)).input_shape(shape));
+    model.add(recur::Dense(count(c.O)));
+    return model;
+}
+
 // Sets the same weights and data in recur and in oneDNN, takes one recur SGD step with
 // learning rate 1 (grad = w - new_w), and compares each weight's gradient.
-double check_gradients(const Config& c, const dnnl::engine& eng) {
-    recur::manual_seed(3);
-    recur::Sequential model;
-    model.add(recur::SimpleRNN(count(c.H)).input_shape({count(c.T), count(c.D)}));
-    model.add(recur::Dense(count(c.O)));
+double check_gradients(const Config& c, Cell cell, const dnnl::engine& eng) {
+    recur::Sequential model = recur_model(c, cell, 3);
     model.compile(recur::SGD().learning_rate(1.0f), recur::MSE());
     recur::Tensor x({count(c.B), count(c.T), count(c.D)}), y({count(c.B), count(c.O)});
     const auto xs = random_vector(x.size(), 11), ys = random_vector(y.size(), 12);
@@ -401,7 +512,7 @@ double check_gradients(const Config& c, const dnnl::engine& eng) {
     std::copy(ys.begin(), ys.end(), y.data());
 
     const std::vector<float> before = flat_weights(model);
-    OnednnModel net(c, eng, xs, ys);
+    OnednnModel net(c, cell, eng, xs, ys);
     net.set_params(before);
     const float loss = net.forward_backward();
 
@@ -410,7 +521,7 @@ double check_gradients(const Config& c, const dnnl::engine& eng) {
     std::vector<float> recur_grads(before.size());
     for (std::size_t i = 0; i < before.size(); ++i) recur_grads[i] = before[i] - after[i];
 
-    const Offsets off(c);
+    const Offsets off(c, cell);
     const std::size_t starts[] = {off.kernel, off.recurrent_kernel, off.bias, off.dense_kernel, off.dense_bias,
                                   off.total};
     const char* names[] = {"kernel", "recurrent_kernel", "bias", "dense kernel", "dense bias"};
@@ -456,13 +567,10 @@ struct Result {
     std::vector<double> train_ms, predict_ms;
 };
 
-Result measure(const Config& c, int threads, const Plan& plan, const dnnl::engine& eng) {
+Result measure(const Config& c, Cell cell, int threads, const Plan& plan, const dnnl::engine& eng) {
     omp_set_num_threads(threads);  // before the primitives are made: they size scratch by it
-    recur::manual_seed(1);
-    recur::Sequential model;  // for recur-bench's initial weights
-    model.add(recur::SimpleRNN(count(c.H)).input_shape({count(c.T), count(c.D)}));
-    model.add(recur::Dense(count(c.O)));
-    OnednnModel net(c, eng, random_vector(count(c.B * c.T * c.D), 5), random_vector(count(c.B * c.O), 6));
+    const recur::Sequential model = recur_model(c, cell, 1);  // recur-bench's initial weights
+    OnednnModel net(c, cell, eng, random_vector(count(c.B * c.T * c.D), 5), random_vector(count(c.B * c.O), 6));
     net.set_params(flat_weights(model));
     net.prepare_inference();
     Result r{c.name, threads, {}, {}};
@@ -490,13 +598,15 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage(const char* message) {
     std::fprintf(stderr,
-                 "recur-onednn-bench: %s\nusage: recur-onednn-bench [--configs S,M,L,XL] [--threads 2,1] "
+                 "recur-onednn-bench: %s\nusage: recur-onednn-bench [--cell simple|lstm|gru] [--configs S,M,L,XL] "
+                 "[--threads 2,1] "
                  "[--min-time SECONDS] [--reps N] [--warmup N] [--json]\n",
                  message);
     std::exit(2);
 }
 
 struct Options {
+    Cell cell = Cell::simple;
     std::vector<const Config*> configs;
     std::vector<int> threads{2, 1};
     // Unset (negative, or 0 reps): the config's default plan.
@@ -514,7 +624,13 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value after " + arg).c_str());
             return argv[++i];
         };
-        if (arg == "--configs") names = split(value());
+        if (arg == "--cell") {
+            const std::string cell = value();
+            if (cell == "simple") opt.cell = Cell::simple;
+            else if (cell == "lstm") opt.cell = Cell::lstm;
+            else if (cell == "gru") opt.cell = Cell::gru;
+            else usage(("unknown cell " + cell + " (expected simple, lstm or gru)").c_str());
+        } else if (arg == "--configs") names = split(value());
         else if (arg == "--threads") {
             opt.threads.clear();
             for (const auto& t : split(value())) opt.threads.push_back(std::atoi(t.c_str()));
@@ -542,7 +658,8 @@ int main(int argc, char** argv) {
 
     // A tiny odd-sized model and M (D and O > 1): both must agree with recur.
     double worst = 0.0;
-    for (const Config& c : {Config{"check", 4, 7, 3, 6, 2}, kConfigs[1]}) worst = std::max(worst, check_gradients(c, eng));
+    for (const Config& c : {Config{"check", 4, 7, 3, 6, 2}, kConfigs[1]})
+        worst = std::max(worst, check_gradients(c, opt.cell, eng));
     if (!(worst <= 1e-3)) {
         std::fprintf(stderr, "recur-onednn-bench: oneDNN's gradients differ from recur's by %.1e (> 1e-3): not timing\n", worst);
         return 1;
@@ -558,7 +675,7 @@ int main(int argc, char** argv) {
         if (opt.reps > 0) plan.reps = opt.reps;
         if (opt.warmup >= 0) plan.warmup = opt.warmup;
         for (int threads : opt.threads) {
-            const Result r = measure(*c, threads, plan, eng);
+            const Result r = measure(*c, opt.cell, threads, plan, eng);
             if (opt.json)
                 std::printf("{\"config\": \"%s\", \"threads\": %d, \"train_ms\": %s, \"predict_ms\": %s, "
                             "\"onednn\": \"%d.%d.%d\", \"grad_check_max_rel\": %.3g}\n",

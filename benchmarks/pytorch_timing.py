@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Time one PyTorch configuration: a training step and an inference pass.
 
-The model is recur-bench's: nn.RNN(D, H, tanh, batch_first=True) -> last timestep ->
-nn.Linear(H, O), MSELoss, torch.optim.Adam (PyTorch's defaults). One training step is
+The model is recur-bench's: a recurrent layer of H units -- nn.RNN(D, H, tanh), nn.LSTM(D, H)
+or nn.GRU(D, H) (--cell), batch_first -- then its last timestep -> nn.Linear(H, O), MSELoss,
+torch.optim.Adam (PyTorch's defaults). One training step is
 zero_grad, forward, loss, backward, Adam step; one inference pass is the forward under
 torch.no_grad().
 
@@ -10,7 +11,7 @@ After `warmup` untimed calls, each of `reps` samples times a block of back-to-ba
 lasting about `min_time` seconds (at least one call) and records the mean time per call in
 milliseconds, as one Google Benchmark repetition does. Prints one JSON object on stdout.
 
-    /usr/bin/python3 benchmarks/pytorch_timing.py M 2 --min-time 0.1 --reps 10
+    /usr/bin/python3 benchmarks/pytorch_timing.py M 2 --cell lstm --min-time 0.1 --reps 10
 
 compare_pytorch.py runs this in a child process so that each measurement gets a fresh
 interpreter and its own environment (thread counts, OpenBLAS settings).
@@ -33,10 +34,17 @@ CONFIGS = {
 }
 
 
+RECURRENT = {
+    "simple": lambda d, h: torch.nn.RNN(d, h, nonlinearity="tanh", batch_first=True),
+    "lstm": lambda d, h: torch.nn.LSTM(d, h, batch_first=True),
+    "gru": lambda d, h: torch.nn.GRU(d, h, batch_first=True),
+}
+
+
 class Model(torch.nn.Module):
-    def __init__(self, d, h, o):
+    def __init__(self, cell, d, h, o):
         super().__init__()
-        self.rnn = torch.nn.RNN(d, h, nonlinearity="tanh", batch_first=True)
+        self.rnn = RECURRENT[cell](d, h)
         self.dense = torch.nn.Linear(h, o)
 
     def forward(self, x):
@@ -70,13 +78,13 @@ def blas_core():
         return "not OpenBLAS"
 
 
-def measure(config, threads, min_time, reps, warmup):
+def measure(cell, config, threads, min_time, reps, warmup):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     b, t, d, h, o = CONFIGS[config]
     x = torch.rand(b, t, d) - 0.5
     y = torch.rand(b, o) - 0.5
-    model = Model(d, h, o)
+    model = Model(cell, d, h, o)
     optimizer = torch.optim.Adam(model.parameters())
     loss_fn = torch.nn.MSELoss()
 
@@ -91,6 +99,7 @@ def measure(config, threads, min_time, reps, warmup):
             model(x)
 
     return {
+        "cell": cell,
         "config": config,
         "threads": threads,
         "train_ms": block_times_ms(train_step, min_time, reps, warmup),
@@ -104,11 +113,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", choices=CONFIGS)
     parser.add_argument("threads", type=int)
+    parser.add_argument("--cell", choices=RECURRENT, default="simple", help="the recurrent layer (default: %(default)s)")
     parser.add_argument("--min-time", type=float, default=0.0, help="seconds per sample (0: one call)")
     parser.add_argument("--reps", type=int, default=5, help="timed samples")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first")
     args = parser.parse_args()
-    print(json.dumps(measure(args.config, args.threads, args.min_time, args.reps, args.warmup)))
+    print(json.dumps(measure(args.cell, args.config, args.threads, args.min_time, args.reps, args.warmup)))
 
 
 if __name__ == "__main__":

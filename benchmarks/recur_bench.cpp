@@ -178,7 +178,7 @@ void AdamUpdate(benchmark::State& state) {
 }
 BENCHMARK(AdamUpdate)->Arg(131)->Arg(296'449);
 
-// ---- whole steps through the public API: SimpleRNN(H) + Dense(O) + MSE, Adam ----
+// ---- whole steps through the public API: a recurrent layer of H units + Dense(O) + MSE, Adam ----
 
 struct Config {
     const char* name;
@@ -188,18 +188,31 @@ struct Config {
 const Config kConfigs[] = {{"S", 10, 5, 1, 10, 1}, {"M", 32, 28, 28, 128, 10}, {"L", 64, 100, 64, 512, 1},
                            {"XL", 128, 50, 256, 1024, 1}, {"N", 64, 50, 1, 4, 1}};
 
-double step_flops(const Config& c) {
-    const double rnn = 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H), head = 2.0 * c.B * c.H * c.O;
-    const double backward = 2.0 * c.T * c.B * (2.0 * c.H * c.H + c.D * c.H) + 2.0 * head;
-    return rnn + head + backward;
+enum class Cell { simple, lstm, gru };
+
+// Gate blocks per step: the recurrent matrices are H x gates*H.
+double gates(Cell cell) { return cell == Cell::lstm ? 4.0 : cell == Cell::gru ? 3.0 : 1.0; }
+
+double predict_flops(const Config& c, Cell cell) {
+    return 2.0 * c.T * c.B * (c.D + c.H) * gates(cell) * c.H + 2.0 * c.B * c.H * c.O;
+}
+
+// Forward, then backward: the head twice, the state gradient through U and the two weight
+// gradients (the first layer's input gradient is not needed).
+double step_flops(const Config& c, Cell cell) {
+    const double head = 2.0 * c.B * c.H * c.O;
+    const double backward = 2.0 * c.T * c.B * (2.0 * c.H + c.D) * gates(cell) * c.H + 2.0 * head;
+    return predict_flops(c, cell) + backward;
 }
 
 struct Fixture {
     recur::Sequential model;
     recur::Tensor x, y;
-    explicit Fixture(const Config& c) : x({c.B, c.T, c.D}), y({c.B, c.O}) {
+    Fixture(const Config& c, Cell cell) : x({c.B, c.T, c.D}), y({c.B, c.O}) {
         recur::manual_seed(1);
-        model.add(recur::SimpleRNN(c.H).input_shape({c.T, c.D}));
+        if (cell == Cell::lstm) model.add(recur::LSTM(c.H).input_shape({c.T, c.D}));
+        else if (cell == Cell::gru) model.add(recur::GRU(c.H).input_shape({c.T, c.D}));
+        else model.add(recur::SimpleRNN(c.H).input_shape({c.T, c.D}));
         model.add(recur::Dense(c.O));
         model.compile(recur::Adam(), recur::MSE());
         auto xs = random_vector(x.size(), 5), ys = random_vector(y.size(), 6);
@@ -208,25 +221,36 @@ struct Fixture {
     }
 };
 
-void TrainStep(benchmark::State& state) {
+void train_step(benchmark::State& state, Cell cell) {
     const Config& c = kConfigs[state.range(0)];
     state.SetLabel(c.name);
-    Fixture f(c);
+    Fixture f(c, cell);
     f.model.train_on_batch(f.x, f.y);  // a fit's steps after the first: workspace and optimizer state exist
     for (auto _ : state) benchmark::DoNotOptimize(f.model.train_on_batch(f.x, f.y));
-    report_flops(state, step_flops(c));
+    report_flops(state, step_flops(c, cell));
 }
-BENCHMARK(TrainStep)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-void Predict(benchmark::State& state) {
+void predict(benchmark::State& state, Cell cell) {
     const Config& c = kConfigs[state.range(0)];
     state.SetLabel(c.name);
-    Fixture f(c);
+    Fixture f(c, cell);
     f.model.predict(f.x, c.B);  // as a model serving predictions: its workspace exists
     for (auto _ : state) benchmark::DoNotOptimize(f.model.predict(f.x, c.B));
-    report_flops(state, 2.0 * c.T * c.B * (c.D * c.H + c.H * c.H) + 2.0 * c.B * c.H * c.O);
+    report_flops(state, predict_flops(c, cell));
 }
+
+void TrainStep(benchmark::State& state) { train_step(state, Cell::simple); }
+void Predict(benchmark::State& state) { predict(state, Cell::simple); }
+void TrainStepLSTM(benchmark::State& state) { train_step(state, Cell::lstm); }
+void PredictLSTM(benchmark::State& state) { predict(state, Cell::lstm); }
+void TrainStepGRU(benchmark::State& state) { train_step(state, Cell::gru); }
+void PredictGRU(benchmark::State& state) { predict(state, Cell::gru); }
+BENCHMARK(TrainStep)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(Predict)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(TrainStepLSTM)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(PredictLSTM)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(TrainStepGRU)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(PredictGRU)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The seed notebook's whole fit: 50 epochs of one batch of 10.
 void SeedFit50Epochs(benchmark::State& state) {
