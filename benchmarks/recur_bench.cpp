@@ -145,7 +145,7 @@ void WeightGradient(benchmark::State& state) {
     auto a = random_vector(rows * H, 1), b = random_vector(rows * H, 2);
     std::vector<float> out(H * H), scratch(recur::detail::weight_gradient_floats(H, H));
     for (auto _ : state) {
-        recur::detail::weight_gradient(out.data(), H, a.data(), H, b.data(), H, rows, H, H, scratch.data());
+        recur::detail::weight_gradient({{out.data(), a.data(), H, H}}, H, b.data(), H, rows, H, scratch.data());
         benchmark::ClobberMemory();
     }
     report_flops(state, 2.0 * rows * H * H);

@@ -87,19 +87,14 @@ public:
         k.gru_reset_backward(s.gates, s.carry, s.scratch, s.h_prev, s.rows, U, s.recurrent_activation);
     }
 
-    // dU_zr = H_prev^T (dz, dr) and dU_h = (r h_prev)^T dhh.
-    void recurrent_kernel_gradient(float* du, const RecurrentBuffers& b, const RecurrentDims& d,
-                                   bool zero_initial_state) const override {
-        const std::size_t B = d.batch, T = d.timesteps, U = d.units;
-        const std::size_t first = zero_initial_state ? 1 : 0;  // h_0 = 0 adds nothing
-        if (T <= first) {
-            std::fill_n(du, U * 3 * U, 0.0f);
-            return;
-        }
-        const std::size_t rows = (T - first) * B;
-        const float* dg = b.gates + first * B * 3 * U;
-        weight_gradient(du, 3 * U, b.hs + first * B * U, U, dg, 3 * U, rows, U, 2 * U, b.slab);
-        weight_gradient(du + 2 * U, 3 * U, b.kept + first * B * U, U, dg + 2 * U, 3 * U, rows, U, U, b.slab);
+    // dW and db from (dz, dr, dhh) as the other cells; then dU_zr = H_prev^T (dz, dr) and
+    // dU_h = (r h_prev)^T dhh.
+    void weight_gradients(const RecurrentGradients& g, const RecurrentBuffers& b, const float* x,
+                          const RecurrentDims& d) const override {
+        const std::size_t rows = d.timesteps * d.batch, D = d.features, U = d.units;
+        weight_gradient({{g.kernel, x, D, D}, {g.bias, nullptr, 0, 1}}, 3 * U, b.gates, 3 * U, rows, 3 * U, b.slab);
+        weight_gradient({{g.recurrent_kernel, b.hs, U, U}}, 3 * U, b.gates, 3 * U, rows, 2 * U, b.slab);
+        weight_gradient({{g.recurrent_kernel + 2 * U, b.kept, U, U}}, 3 * U, b.gates + 2 * U, 3 * U, rows, U, b.slab);
     }
 };
 

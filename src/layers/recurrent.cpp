@@ -29,14 +29,17 @@ void Cell::pack(float* packed, const float* recurrent_kernel, std::size_t units,
     else pack_weights(packed, recurrent_kernel, units, width, width, false);
 }
 
-void Cell::recurrent_kernel_gradient(float* du, const RecurrentBuffers& b, const RecurrentDims& d,
-                                     bool zero_initial_state) const {
-    const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = gates() * U;
-    const float* dp = recurrent_side_kept() ? b.kept : b.gates;
-    const std::size_t ld = recurrent_side_kept() ? kept_floats(U) : width;
-    const std::size_t first = zero_initial_state ? 1 : 0;  // a zero h_0 adds nothing
-    if (T > first) weight_gradient(du, width, b.hs + first * B * U, U, dp + first * B * ld, ld, (T - first) * B, U, width, b.slab);
-    else std::fill_n(du, U * width, 0.0f);
+void Cell::weight_gradients(const RecurrentGradients& g, const RecurrentBuffers& b, const float* x,
+                            const RecurrentDims& d) const {
+    const std::size_t rows = d.timesteps * d.batch, D = d.features, U = d.units, width = gates() * U;
+    if (!recurrent_side_kept()) {
+        weight_gradient({{g.kernel, x, D, D}, {g.recurrent_kernel, b.hs, U, U}, {g.bias, nullptr, 0, 1}}, width,
+                        b.gates, width, rows, width, b.slab);
+        return;
+    }
+    weight_gradient({{g.kernel, x, D, D}, {g.bias, nullptr, 0, 1}}, width, b.gates, width, rows, width, b.slab);
+    weight_gradient({{g.recurrent_kernel, b.hs, U, U}, {g.recurrent_bias, nullptr, 0, 1}}, width, b.kept,
+                    kept_floats(U), rows, width, b.slab);
 }
 
 // ---- the scan ----
@@ -57,7 +60,7 @@ Sizes sizes(const Cell& cell, const RecurrentDims& d, bool go_backwards) {
             go_backwards ? mul(T, B, D) : 0,
             std::max(kernels::packed_floats(D, width), kernels::packed_floats(width, D)),
             cell.packed_floats(U),
-            weight_gradient_floats(std::max(D, U), width),
+            weight_gradient_floats(add(D, U, 1), width),
             cell.uses_carry() ? mul(B, U) : 0,
             cell.lanes_floats(B, T, U)};
 }
@@ -159,7 +162,7 @@ void recurrent_forward(const Cell& cell, const RecurrentBuffers& b, const float*
 
 void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float* x, const RecurrentWeights& w,
                         const RecurrentGradients& g, const float* dh, bool dh_every_step, float* dx,
-                        const RecurrentDims& d, CellActivations acts, bool zero_initial_state) {
+                        const RecurrentDims& d, CellActivations acts) {
     const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = d.units, width = cell.gates() * U;
     const std::size_t kept = cell.kept_floats(U), state = B * U;
     if (!cell.backward_loop(b, d, w, dh, dh_every_step, acts.activation)) {
@@ -179,10 +182,7 @@ void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float
                            }
                        });
     }
-    weight_gradient(g.kernel, width, x, D, b.gates, width, T * B, D, width, b.slab);
-    cell.recurrent_kernel_gradient(g.recurrent_kernel, b, d, zero_initial_state);
-    if (g.bias) column_sums(g.bias, b.gates, T * B, width, width);
-    if (g.recurrent_bias) column_sums(g.recurrent_bias, b.kept, T * B, width, kept);
+    cell.weight_gradients(g, b, x, d);
     if (dx) {
         pack_weights(b.kernel_packed, w.kernel, width, D, width, true);
         rows_times_matrix(dx, b.gates, b.kernel_packed, nullptr, T * B, width, D);
@@ -312,8 +312,7 @@ void Recurrent::backward(detail::LayerPass& pass) const {
     float* dx = pass.input_grad && go_backwards_ ? b.x_reversed : pass.input_grad;
     detail::recurrent_backward(c, b, x, views(pass.weights, d.features, U, width, use_bias_, c.recurrent_bias()),
                                views(pass.grads, d.features, U, width, use_bias_, c.recurrent_bias()),
-                               pass.output_grad, return_sequences_, dx, d, acts_of(activation_, recurrent_activation_),
-                               true);
+                               pass.output_grad, return_sequences_, dx, d, acts_of(activation_, recurrent_activation_));
     if (pass.input_grad && go_backwards_) reverse_time(pass.input_grad, b.x_reversed, T, B * d.features);
 }
 

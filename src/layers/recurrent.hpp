@@ -10,9 +10,9 @@
 //   kept   T x B x K      anything else a step keeps (GRU: h_{t-1} U + b')
 // Forward: gates = X W + b for all T x B rows in one product, then step by step the cell's
 // recurrent product and gate math. Backward: step by step from the end, then the weight
-// gradients dW = X^T dA, dU = H_prev^T dP, db = sum dA, each one product over all rows
-// (dA the input side's pre-activation gradients, dP the recurrent side's, which are the same
-// for SimpleRNN and LSTM).
+// gradients dW = X^T dA, dU = H_prev^T dP, db = sum dA over all rows (dA the input side's
+// pre-activation gradients, dP the recurrent side's, which are the same for SimpleRNN and
+// LSTM: then all three are one product).
 #include <cstddef>
 
 #include "kernels/kernels.hpp"
@@ -94,10 +94,11 @@ public:
     virtual void forward_step(const CellStep& step) const = 0;
     virtual void backward_step(const CellStep& step) const = 0;
 
-    // dU (units x G units) once the backward steps are done: H_prev^T dP over every step,
-    // leaving out step 0 when the initial state is zero (it adds nothing).
-    virtual void recurrent_kernel_gradient(float* du, const RecurrentBuffers& buffers, const RecurrentDims& dims,
-                                           bool zero_initial_state) const;
+    // dW, dU and the biases' gradients once the backward steps are done: each side's
+    // pre-activation gradients against what fed that side (x, h_{t-1}, ones for a bias), over
+    // all T x B rows, one pass over each side's gradients.
+    virtual void weight_gradients(const RecurrentGradients& g, const RecurrentBuffers& buffers, const float* x,
+                                  const RecurrentDims& dims) const;
 
     // A cell may run the whole time loop another way for some batches (SimpleRNN's narrow
     // units: the batch in the vector lanes), in lanes_floats(...) of buffers of its own;
@@ -130,6 +131,6 @@ void recurrent_forward(const Cell& cell, const RecurrentBuffers& buffers, const 
 // gradients when dh_every_step, else B x U for the last step; dx (T x B x D) may be null.
 void recurrent_backward(const Cell& cell, const RecurrentBuffers& buffers, const float* x, const RecurrentWeights& w,
                         const RecurrentGradients& g, const float* dh, bool dh_every_step, float* dx,
-                        const RecurrentDims& dims, CellActivations acts, bool zero_initial_state);
+                        const RecurrentDims& dims, CellActivations acts);
 
 }  // namespace recur::detail
