@@ -11,7 +11,7 @@ namespace {
 double apply(Act act, double x) {
     switch (act) {
         case Act::tanh: return std::tanh(x);
-        case Act::relu: return x > 0.0 ? x : 0.0;
+        case Act::relu: return x < 0.0 ? 0.0 : x;  // NaN stays NaN
         case Act::sigmoid: return 1.0 / (1.0 + std::exp(-x));
         case Act::linear: break;
     }

@@ -143,6 +143,10 @@ inline Vec reciprocal(Vec x) {
     return fmadd(r, xsimd::fnma(x, r, Vec(1.0f)), r);
 }
 
+// NaN where x is NaN: the branch-free formulas below would turn it into a number (a max
+// with a bound returns the bound), and a NaN must reach the loss as the oracle's does.
+inline Vec keep_nan(Vec x, Vec y) { return xsimd::select(xsimd::isnan(x), x, y); }
+
 inline float tanh_of(float x) { return std::tanh(x); }
 // tanh within a few ulp, with no branch: an odd polynomial below |x| = 0.625 (Cephes's, as in
 // xsimd), where 1 - e would cancel; (1 - e) / (1 + e) with e = exp(-2|x|) above it.
@@ -156,22 +160,25 @@ inline Vec tanh_of(Vec x) {
     const Vec small = fmadd(p * x2, ax, ax);
     const Vec e = exp_nonpositive(xsimd::max(Vec(-2.0f) * ax, Vec(-87.0f)));
     const Vec large = (Vec(1.0f) - e) * reciprocal(Vec(1.0f) + e);
-    return xsimd::copysign(xsimd::select(ax < Vec(0.625f), small, large), x);
+    return keep_nan(x, xsimd::copysign(xsimd::select(ax < Vec(0.625f), small, large), x));
 }
+inline float sigmoid_of(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline Vec sigmoid_of(Vec x) { return Vec(1.0f) / (Vec(1.0f) + xsimd::exp(-x)); }
 inline float exp_of(float x) { return std::exp(x); }
 inline Vec exp_of(Vec x) { return xsimd::exp(x); }
 inline float sqrt_of(float x) { return std::sqrt(x); }
 inline Vec sqrt_of(Vec x) { return xsimd::sqrt(x); }
-inline float max_of(float a, float b) { return std::max(a, b); }
-inline Vec max_of(Vec a, Vec b) { return xsimd::max(a, b); }
+// max(x, 0), NaN staying NaN.
+inline float relu_of(float x) { return x < 0.0f ? 0.0f : x; }
+inline Vec relu_of(Vec x) { return keep_nan(x, xsimd::max(x, Vec(0.0f))); }
 inline float positive_mask(float y) { return y > 0.0f ? 1.0f : 0.0f; }
 inline Vec positive_mask(Vec y) { return xsimd::select(y > Vec(0.0f), Vec(1.0f), Vec(0.0f)); }
 
 template <Act act, class V>
 V activate(V x) {
     if constexpr (act == Act::tanh) return tanh_of(x);
-    else if constexpr (act == Act::relu) return max_of(x, V(0.0f));
-    else if constexpr (act == Act::sigmoid) return V(1.0f) / (V(1.0f) + exp_of(-x));
+    else if constexpr (act == Act::relu) return relu_of(x);
+    else if constexpr (act == Act::sigmoid) return sigmoid_of(x);
     else return x;
 }
 

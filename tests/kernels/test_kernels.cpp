@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -377,6 +378,59 @@ TEST_CASE("the vectorised tanh stays within a few ulp of std::tanh over its whol
             worst_ulps = std::max(worst_ulps, std::abs(y[i] - want) / ulp);
         }
         CHECK(worst_ulps <= 4.0f);
+    }
+}
+
+// NaN where the oracle has NaN, and the other values close: a NaN must reach the loss.
+void check_same_nans(const std::vector<float>& got, const std::vector<float>& want) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CAPTURE(i);
+        CHECK(std::isnan(got[i]) == std::isnan(want[i]));
+        if (std::isinf(want[i])) CHECK(got[i] == want[i]);
+        else if (!std::isnan(want[i])) CHECK(std::abs(got[i] - want[i]) <= 4e-6f * std::max(1.0f, std::abs(want[i])));
+    }
+}
+
+TEST_CASE("activations and the gates carry NaN and infinities as the oracle does") {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    std::vector<float> x = random_vector(37, 40, 4.0f);  // vectors and a tail on every instruction set
+    for (std::size_t i : {0, 9, 18, 36}) x[i] = nan;
+    x[5] = inf, x[6] = -inf, x[7] = 100.0f, x[8] = -100.0f;
+    for (const k::Table* t : simd_tables())
+        for (k::Act act : kActs) {
+            CAPTURE(t->isa); CAPTURE(static_cast<int>(act));
+            std::vector<float> got(x.size()), want(x.size());
+            t->activation_forward(got.data(), x.data(), x.size(), act);
+            k::reference().activation_forward(want.data(), x.data(), x.size(), act);
+            check_same_nans(got, want);
+            for (std::size_t i : {0, 9, 18, 36}) CHECK(std::isnan(got[i]));
+        }
+    const std::size_t rows = 2, n = 37;
+    for (const k::Table* t : simd_tables()) {
+        CAPTURE(t->isa);
+        auto z = random_vector(rows * 4 * n, 41), c_prev = random_vector(rows * n, 42);
+        z[3] = nan, z[n + 12] = nan, z[4 * n + 2 * n + 36] = nan, z[4 * n + 3 * n + 20] = inf;
+        auto want_z = z;
+        std::vector<float> c(rows * n), h(rows * n), want_c(rows * n), want_h(rows * n);
+        t->lstm_forward(z.data(), c.data(), h.data(), c_prev.data(), rows, n, k::Act::tanh, k::Act::sigmoid);
+        k::reference().lstm_forward(want_z.data(), want_c.data(), want_h.data(), c_prev.data(), rows, n, k::Act::tanh,
+                                    k::Act::sigmoid);
+        check_same_nans(h, want_h);
+        check_same_nans(c, want_c);
+        CHECK(std::isnan(h[3]));
+        CHECK(std::isnan(h[n + 36]));
+
+        auto g = random_vector(rows * 3 * n, 43), p = random_vector(rows * 3 * n, 44), h_prev = random_vector(rows * n, 45);
+        g[2 * n + 5] = nan, p[3 * n + n + 30] = nan;
+        auto want_g = g, want_p = p;
+        std::vector<float> gh(rows * n), want_gh(rows * n);
+        t->gru_forward(g.data(), p.data(), gh.data(), h_prev.data(), rows, n, k::Act::tanh, k::Act::sigmoid);
+        k::reference().gru_forward(want_g.data(), want_p.data(), want_gh.data(), h_prev.data(), rows, n, k::Act::tanh,
+                                   k::Act::sigmoid);
+        check_same_nans(gh, want_gh);
+        CHECK(std::isnan(gh[5]));
+        CHECK(std::isnan(gh[n + 30]));
     }
 }
 
