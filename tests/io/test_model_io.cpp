@@ -124,6 +124,87 @@ TEST_CASE("an interrupted fit resumed from its checkpoint ends bit for bit where
     CHECK(all_weights(resumed) == all_weights(straight));
 }
 
+namespace {
+// Every recurrent kind with options off their defaults, so that a lost option shows.
+Sequential gated_model() {
+    Sequential model;
+    model.add(recur::LSTM(9).return_sequences(true).unit_forget_bias(false).input_shape({8, 1}));
+    model.add(recur::GRU(7).return_sequences(true).go_backwards(true).recurrent_activation("tanh"));
+    model.add(recur::GRU(5).reset_after(false).return_sequences(true));
+    model.add(recur::LSTM(4).activation("relu"));
+    model.add(recur::Dense(1));
+    model.compile(recur::RMSprop().learning_rate(0.005f), "mse");
+    return model;
+}
+}  // namespace
+
+TEST_CASE("LSTM and GRU models save and load with their options and bit-identical predictions") {
+    recur::manual_seed(31);
+    auto [X, Y] = sine_windows();
+    Sequential model = gated_model();
+    model.fit(X, Y, recur::FitOptions().epochs(2).verbose(0));
+    TempPath file("gated.safetensors");
+    model.save(file.path);
+    const Sequential loaded = recur::load_model(file.path);
+    REQUIRE(loaded.layers().size() == 5);
+    const auto& lstm = dynamic_cast<const recur::LSTM&>(loaded.layer(0));
+    CHECK_FALSE(lstm.unit_forget_bias());
+    CHECK(lstm.return_sequences());
+    const auto& gru = dynamic_cast<const recur::GRU&>(loaded.layer(1));
+    CHECK(gru.go_backwards());
+    CHECK(gru.reset_after());
+    CHECK(gru.recurrent_activation() == recur::Activation::tanh);
+    CHECK_FALSE(dynamic_cast<const recur::GRU&>(loaded.layer(2)).reset_after());
+    CHECK(dynamic_cast<const recur::LSTM&>(loaded.layer(3)).activation() == recur::Activation::relu);
+    const auto stored = recur::detail::read_safetensors(file.path, "test");
+    CHECK(stored.at(model.layer(1).name() + "/bias").shape() == recur::Shape{2, 21});
+    CHECK(stored.at(model.layer(2).name() + "/bias").shape() == recur::Shape{15});
+    CHECK(all_weights(loaded) == all_weights(model));
+    const Tensor a = model.predict(X), b = loaded.predict(X);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+}
+
+TEST_CASE("an LSTM and GRU fit resumed from its checkpoint ends bit for bit where an uninterrupted one does") {
+    auto [X, Y] = sine_windows();
+    recur::manual_seed(32);
+    Sequential straight = gated_model();
+    straight.fit(X, Y, recur::FitOptions().epochs(4).batch_size(16).verbose(0));
+
+    recur::manual_seed(32);
+    TempPath file("gated_resume.safetensors");
+    {
+        Sequential first_half = gated_model();
+        first_half.fit(X, Y, recur::FitOptions().epochs(2).batch_size(16).checkpoint(file.path).verbose(0));
+    }
+    recur::manual_seed(5);
+    Sequential resumed = recur::load_model(file.path);
+    CHECK(resumed.epochs_done() == 2);
+    resumed.fit(X, Y, recur::FitOptions().epochs(4).batch_size(16).initial_epoch(resumed.epochs_done()).verbose(0));
+    CHECK(all_weights(resumed) == all_weights(straight));
+}
+
+TEST_CASE("Embedding -> GRU -> LSTM -> Dense saves and loads bit for bit") {
+    recur::manual_seed(33);
+    Sequential model;
+    model.add(recur::Embedding(20, 6).input_shape({7}));
+    model.add(recur::GRU(8).return_sequences(true));
+    model.add(recur::LSTM(5));
+    model.add(recur::Dense(3).activation("softmax"));
+    model.compile("adam", "sparse_categorical_crossentropy");
+    Tensor ids({16, 7}), labels({16});
+    for (std::size_t i = 0; i < 16; ++i) {
+        for (std::size_t t = 0; t < 7; ++t) ids(i, t) = static_cast<float>((i * 7 + t * 3) % 20);
+        labels(i) = static_cast<float>(i % 3);
+    }
+    model.fit(ids, labels, recur::FitOptions().epochs(2).batch_size(4).verbose(0));
+    TempPath file("embedding_gated.safetensors");
+    model.save(file.path);
+    const Sequential loaded = recur::load_model(file.path);
+    CHECK(all_weights(loaded) == all_weights(model));
+    const Tensor a = model.predict(ids), b = loaded.predict(ids);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+}
+
 TEST_CASE("a failed save leaves the previous file intact and no temporary behind") {
     recur::manual_seed(24);
     Sequential model = stacked_model();

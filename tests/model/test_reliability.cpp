@@ -72,6 +72,40 @@ TEST_CASE("a loss that becomes NaN stops fit with the weights from before the fa
     CHECK(kept == before);
 }
 
+TEST_CASE("an LSTM or GRU whose loss becomes NaN stops fit with the weights from before the failing batch") {
+    auto [X, Y] = sine_data();
+    const recur::SGD too_fast = recur::SGD().learning_rate(2.0f).momentum(0.9f);
+    // Linear gates and activations: nothing bounds the states, so the run blows up.
+    auto build = [&](bool lstm) {
+        recur::manual_seed(4);
+        Sequential model;
+        if (lstm) model.add(recur::LSTM(8).activation("linear").recurrent_activation("linear").input_shape({10, 1}));
+        else model.add(recur::GRU(8).activation("linear").recurrent_activation("linear").input_shape({10, 1}));
+        model.add(recur::Dense(1));
+        model.compile(too_fast, "mse");
+        return model;
+    };
+    for (bool lstm : {true, false}) {
+        CAPTURE(lstm);
+        Sequential model = build(lstm);
+        const recur::History history =
+            model.fit(X, Y, recur::FitOptions().epochs(200).batch_size(10).shuffle(false).verbose(0));
+        REQUIRE(history.terminated_on_nan);
+        const std::vector<float> kept = all_weights(model);
+        for (float w : kept) CHECK(std::isfinite(w));
+        Sequential twin = build(lstm);
+        std::vector<float> before;
+        bool failed = false;
+        for (std::size_t epoch = 0; epoch < 200 && !failed; ++epoch)
+            for (std::size_t b = 0; b < 5 && !failed; ++b) {
+                before = all_weights(twin);
+                failed = !std::isfinite(twin.train_on_batch(rows(X, b * 10, 10), rows(Y, b * 10, 10)));
+            }
+        REQUIRE(failed);
+        CHECK(kept == before);
+    }
+}
+
 TEST_CASE("clipnorm keeps a too-fast SGD run stable where the unclipped run blows up or stalls") {
     auto [X, Y] = sine_data();
     const auto options = recur::FitOptions().epochs(100).batch_size(10).verbose(0);

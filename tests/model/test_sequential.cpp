@@ -195,3 +195,41 @@ TEST_CASE("training is bitwise the same with 1, 2 and 8 threads") {
     CHECK(one == two);
     CHECK(one == eight);
 }
+
+TEST_CASE("LSTM and GRU: set_weights twins predict the same; batch size and thread count change no bit") {
+    auto build = [] {
+        Sequential model;
+        model.add(recur::LSTM(40).return_sequences(true).input_shape({9, 6}));
+        model.add(recur::GRU(36).return_sequences(true));
+        model.add(recur::GRU(20).reset_after(false));
+        model.add(Dense(3));
+        model.compile("adam", "mse");
+        return model;
+    };
+    Tensor x({96, 9, 6}), y({96, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.13f * static_cast<float>(i));
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::sin(0.7f * static_cast<float>(i));
+    auto run = [&](std::size_t threads) {
+        recur::set_num_threads(threads);
+        recur::manual_seed(14);
+        Sequential model = build();
+        model.fit(x, y, recur::FitOptions().epochs(2).batch_size(48).verbose(0));
+        return all_weights(model);
+    };
+    const std::size_t original = recur::num_threads();
+    const auto one = run(1), two = run(2), eight = run(8);
+    recur::set_num_threads(original);
+    CHECK(one == two);
+    CHECK(one == eight);
+
+    recur::manual_seed(15);
+    Sequential model = build();
+    model.fit(x, y, recur::FitOptions().epochs(1).batch_size(32).verbose(0));
+    recur::manual_seed(16);
+    Sequential twin = build();
+    CHECK(all_weights(twin) != all_weights(model));
+    for (std::size_t i = 0; i < model.layers().size(); ++i) twin.layer(i).set_weights(model.layer(i).get_weights());
+    CHECK(all_weights(twin) == all_weights(model));
+    const Tensor a = model.predict(x, 96), b = twin.predict(x, 7);
+    CHECK(std::equal(a.begin(), a.end(), b.begin()));
+}
