@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <string_view>
 #include <vector>
 
 #include <recur/recur.hpp>
@@ -15,6 +16,7 @@ namespace {
 
 struct Config {
     const char* name;
+    const char* cell;  // simple, lstm or gru
     std::size_t batch, timesteps, features, units, outputs;
 };
 
@@ -46,8 +48,11 @@ recur::Tensor random_tensor(recur::Shape shape, std::mt19937& gen) {
 void bench() {
     constexpr std::size_t runs = 300;
     constexpr std::chrono::milliseconds budget(500);
-    // The seed tutorial's model, and the README's mid-size benchmark config M.
-    const Config configs[] = {{"S, the seed model", 10, 5, 1, 10, 1}, {"M", 32, 28, 28, 128, 10}};
+    // The seed tutorial's model, and the README's mid-size benchmark config M for each cell.
+    const Config configs[] = {{"S, the seed model", "simple", 10, 5, 1, 10, 1},
+                              {"M, SimpleRNN", "simple", 32, 28, 28, 128, 10},
+                              {"M, LSTM", "lstm", 32, 28, 28, 128, 10},
+                              {"M, GRU", "gru", 32, 28, 28, 128, 10}};
     std::printf("recur bench: medians of up to %zu runs (0.5 s at most each), %zu thread%s\n\n", runs, recur::num_threads(),
                 recur::num_threads() == 1 ? "" : "s");
     std::printf("%-20s %-28s %16s %12s\n", "model", "(B, T, D, H, O)", "train_on_batch", "predict");
@@ -55,7 +60,10 @@ void bench() {
     std::mt19937 gen(0);
     for (const Config& c : configs) {
         recur::Sequential model;
-        model.add(recur::SimpleRNN(c.units).input_shape({c.timesteps, c.features}));
+        const recur::Shape input{c.timesteps, c.features};
+        if (std::string_view(c.cell) == "lstm") model.add(recur::LSTM(c.units).input_shape(input));
+        else if (std::string_view(c.cell) == "gru") model.add(recur::GRU(c.units).input_shape(input));
+        else model.add(recur::SimpleRNN(c.units).input_shape(input));
         model.add(recur::Dense(c.outputs));
         model.compile("adam", "mse");
         const recur::Tensor x = random_tensor(recur::Shape{c.batch, c.timesteps, c.features}, gen);

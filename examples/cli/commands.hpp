@@ -12,6 +12,7 @@ struct TrainArgs {
     std::string csv;
     std::string column;
     std::size_t window = 0;
+    std::string cell = "simple";  // the recurrent layer: simple (SimpleRNN), lstm or gru
     std::size_t units = 32;
     std::size_t epochs = 50;
     std::size_t batch_size = 32;

@@ -1,4 +1,4 @@
-// recur: train, use and time SimpleRNN forecasters from the command line.
+// recur: train, use and time recurrent forecasters from the command line.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -29,18 +29,22 @@ void print_error(const std::string& who, std::string message, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Train and use Keras-style SimpleRNN forecasters on the CPU.", "recur"};
+    CLI::App app{"Train and use Keras-style recurrent forecasters (SimpleRNN, LSTM, GRU) on the CPU.", "recur"};
     app.require_subcommand(1);
 
     CLI::App* demo = app.add_subcommand("demo", "Run the seed tutorial's notebook, cell by cell");
 
     recur_cli::TrainArgs t;
     std::uint64_t seed = 0;
-    CLI::App* train = app.add_subcommand("train", "Train SimpleRNN(units) + Dense(1) to predict a CSV column's next value");
+    CLI::App* train =
+        app.add_subcommand("train", "Train a recurrent layer of --units + Dense(1) to predict a CSV column's next value");
     train->add_option("--csv", t.csv, "CSV file with a header row")->required();
     train->add_option("--column", t.column, "Column to forecast")->required();
     train->add_option("--window", t.window, "Values per input window")->required()->check(count);
-    train->add_option("--units", t.units, "SimpleRNN units")->capture_default_str()->check(count);
+    train->add_option("--cell", t.cell, "The recurrent layer: simple (SimpleRNN), lstm (LSTM) or gru (GRU)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"simple", "lstm", "gru"}));
+    train->add_option("--units", t.units, "Units of the recurrent layer")->capture_default_str()->check(count);
     train->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(count);
     train->add_option("--batch-size", t.batch_size, "Batch size")->capture_default_str()->check(count);
     train->add_option("--lr", t.learning_rate, "Adam's learning rate")->capture_default_str()->check(positive);
@@ -64,7 +68,7 @@ int main(int argc, char** argv) {
     CLI::App* summary = app.add_subcommand("summary", "Print a saved model's layers and parameter counts");
     summary->add_option("--model", model_path, "Model file")->required();
 
-    CLI::App* bench = app.add_subcommand("bench", "Time train_on_batch and predict for two model sizes");
+    CLI::App* bench = app.add_subcommand("bench", "Time train_on_batch and predict for a few models");
 
     std::string who = "recur";
     try {

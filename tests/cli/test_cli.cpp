@@ -121,6 +121,26 @@ TEST_CASE("recur train fits a smooth series better than persistence and writes i
         CHECK_MESSAGE(entry.path().filename().string().find(".tmp") == std::string::npos, entry.path());
 }
 
+TEST_CASE("recur train --cell lstm and --cell gru beat persistence; their models predict and summarise") {
+    for (const std::string cell : {"lstm", "gru"}) {
+        CAPTURE(cell);
+        // Gated cells learn more slowly at Adam's default rate: 0.01 for 40 epochs.
+        const Run run = run_cli("train --csv series.csv --column value --window 20 --units 16 --epochs 40 --lr 0.01 "
+                                "--seed 1 --cell " + cell + " --out " + cell + ".safetensors");
+        REQUIRE_MESSAGE(run.status == 0, run.err);
+        CHECK(run.out.find(cell == "lstm" ? "(LSTM)" : "(GRU)") != std::string::npos);  // the summary's layer
+        CHECK(reported(run.out, "model") < 0.8 * reported(run.out, "persistence"));
+        const recur::Sequential model = recur::load_model((work_dir() / (cell + ".safetensors")).string());
+        CHECK(model.layer(0).type_name() == std::string(cell == "lstm" ? "LSTM" : "GRU"));
+        const Run predicted = run_cli("predict --model " + cell + ".safetensors --csv series.csv --column value");
+        REQUIRE_MESSAGE(predicted.status == 0, predicted.err);
+        CHECK(count_lines(predicted.out) == 382);  // the header, rows 20..399 and the value after the series
+        const Run summary = run_cli("summary --model " + cell + ".safetensors");
+        REQUIRE_MESSAGE(summary.status == 0, summary.err);
+        CHECK(summary.out.find(cell == "lstm" ? " 1152 " : " 912 ") != std::string::npos);  // 4(16 + 256 + 16), 3(16 + 256 + 32)
+    }
+}
+
 TEST_CASE("recur train fits the scaler on the training part only") {
     // A ramp 0..99 in windows of 5: 95 windows, the first 76 train, so training sees 0..80.
     std::ofstream ramp(work_dir() / "ramp.csv");
@@ -198,6 +218,8 @@ TEST_CASE("every bad input is one line on stderr and a non-zero exit") {
         {train + "--window 0", "recur train: --window: expected a whole number from 1 to 18446744073709551615, got 0"},
         {train + "--window 5 --epochs many", "--epochs: expected a whole number from 1 to 18446744073709551615, got many"},
         {train + "--window 5 --epochs 2.5", "--epochs: expected a whole number from 1 to 18446744073709551615, got 2.5"},
+        {train + "--window 5 --cell rnn", "recur train: --cell: rnn not in {simple,lstm,gru}"},
+        {train + "--window 5 --cell", "recur train: --cell: 1 required TEXT:{simple,lstm,gru} missing"},
         {train + "--window 5 --units -1", "--units: expected a whole number from 1 to 18446744073709551615, got -1"},
         {train + "--window 5 --units 99999999999999999999", "--units: expected a whole number from 1 to 18446744073709551615, got 99999999999999999999"},
         {train + "--window 5 --seed -1", "--seed: expected a whole number from 0 to 18446744073709551615, got -1"},
