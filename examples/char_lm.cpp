@@ -1,9 +1,10 @@
-// recur-char-lm: a character-level language model. Embedding -> SimpleRNN -> softmax over the
-// characters, trained to predict the next character of a text whose last 10% is held out;
-// scored in bits per character beside a bigram count model, and sampled after every epoch.
+// recur-char-lm: a character-level language model. Embedding -> SimpleRNN (or, with --cell,
+// LSTM or GRU) -> softmax over the characters, trained to predict the next character of a
+// text whose last 10% is held out; scored in bits per character beside a bigram count model,
+// and sampled after every epoch.
 // Exits 1 if it ends no better than the bigram on the held-out text.
 //
-//   recur-char-lm [TEXT] [--epochs N] [--temperature T] [--units H] [--prompt TEXT]
+//   recur-char-lm [TEXT] [--cell simple|lstm|gru] [--epochs N] [--temperature T] [--units H] [--prompt TEXT]
 //
 // Characters are bytes, so a UTF-8 text is modelled byte by byte.
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include <recur/recur.hpp>
 
+#include "cells.hpp"
 #include "flags.hpp"
 
 namespace {
@@ -110,12 +112,17 @@ std::string indented(const std::string& text) {
 int main(int argc, char** argv) try {
     std::string path = "/usr/share/common-licenses/GPL-3", prompt = "The ";
     std::size_t epochs = 10, units = 128;
+    std::string cell = "simple";
     double temperature = 0.7;
-    CLI::App app{"A character-level language model: SimpleRNN over one-hot characters, scored in bits per character",
+    CLI::App app{"A character-level language model: a recurrent layer over embedded characters, scored in bits per "
+                 "character",
                  "recur-char-lm"};
     app.add_option("text", path, "Text file to learn (the last 10% is held out)")->capture_default_str();
     app.add_option("--epochs", epochs, "Epochs")->capture_default_str()->check(recur_examples::count);
-    app.add_option("--units", units, "SimpleRNN units")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--cell", cell, "The recurrent layer: simple (SimpleRNN), lstm or gru")
+        ->capture_default_str()
+        ->check(recur_examples::cell_flag);
+    app.add_option("--units", units, "Units of the recurrent layer")->capture_default_str()->check(recur_examples::count);
     app.add_option("--temperature", temperature, "Sampling temperature")->capture_default_str()->check(recur_examples::positive);
     app.add_option("--prompt", prompt, "Text the sample starts from")->capture_default_str()->check(
         [](const std::string& text) { return text.empty() ? std::string("expected a non-empty prompt") : std::string(); });
@@ -140,7 +147,7 @@ int main(int argc, char** argv) try {
     recur::manual_seed(1);
     recur::Sequential model;
     model.add(recur::Embedding(vocab.size(), kEmbedding).input_shape({kSteps}));
-    model.add(recur::SimpleRNN(units).return_sequences(true));
+    model.add(*recur_examples::recurrent_layer(cell, units, true));
     model.add(recur::Dense(vocab.size()).activation("softmax"));
     // Clipping the gradient's norm guards against the exploding gradients of 64 tanh steps.
     model.compile(recur::Adam().learning_rate(0.005f).global_clipnorm(1.0f), recur::SparseCategoricalCrossentropy(),
@@ -162,7 +169,8 @@ int main(int argc, char** argv) try {
                     epoch, epochs, seconds, h.loss.back() / std::log(2.0), bits, double(held.at("accuracy")));
         std::printf("%s\n\n", indented(sample(model, vocab, prompt, 200, temperature, rng)).c_str());
     }
-    std::printf("held-out bits per character: SimpleRNN(%zu) %.3f, bigram %.3f\n", units, bits, bigram);
+    std::printf("held-out bits per character: %s(%zu) %.3f, bigram %.3f\n", recur_examples::cell_class(cell).c_str(), units,
+                bits, bigram);
     return bits < bigram ? 0 : 1;
 } catch (const std::exception& e) {
     std::fprintf(stderr, "recur-char-lm: %s\n", e.what());

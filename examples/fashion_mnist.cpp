@@ -1,7 +1,8 @@
 // recur-fashion-mnist: Keras's classic "RNN on the rows of an image" example. Each 28x28
-// image is read as 28 timesteps of 28 pixels (divided by 255) by a SimpleRNN(128), then
-// Dense(10, softmax); Adam, sparse categorical crossentropy, batch 64, the last 10% of the
-// training set for validation; then the test accuracy and confusion matrix on 10000 images.
+// image is read as 28 timesteps of 28 pixels (divided by 255) by a SimpleRNN(128) (or, with
+// --cell, an LSTM(128) or GRU(128)), then Dense(10, softmax); Adam, sparse categorical
+// crossentropy, batch 64, the last 10% of the training set for validation; then the test
+// accuracy and confusion matrix on 10000 images.
 //
 // The learning rate starts at Adam's 1e-3 and is multiplied by 0.8 after every epoch, as
 // LearningRateScheduler(lambda epoch: 1e-3 * 0.8**epoch) would in Keras. At a constant 1e-3
@@ -12,6 +13,7 @@
 // The data is Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/).
 #include <recur/recur.hpp>
 
+#include "cells.hpp"
 #include "flags.hpp"
 
 #include <algorithm>
@@ -32,6 +34,7 @@ struct Options {
     std::size_t epochs = 10;
     std::size_t threads = 0;  // 0: OpenMP's default
     std::uint64_t seed = 42;
+    std::string cell = "simple";
     float learning_rate = 1e-3f;
     float decay = 0.8f;  // the learning rate's factor from one epoch to the next
     std::string data = "/usr/share/datasets/fashion-mnist";
@@ -41,9 +44,12 @@ struct Options {
 // (already reported, with `exit_code` set).
 std::optional<Options> parse(int argc, char** argv, int& exit_code) {
     Options o;
-    CLI::App app{"Keras's RNN on the rows of Fashion-MNIST images: SimpleRNN(128) + Dense(10, softmax)",
+    CLI::App app{"Keras's RNN on the rows of Fashion-MNIST images: SimpleRNN, LSTM or GRU(128) + Dense(10, softmax)",
                  "recur-fashion-mnist"};
     using recur_examples::count, recur_examples::positive, recur_examples::whole_number;
+    app.add_option("--cell", o.cell, "The recurrent layer: simple (SimpleRNN), lstm or gru")
+        ->capture_default_str()
+        ->check(recur_examples::cell_flag);
     app.add_option("--epochs", o.epochs, "Epochs")->capture_default_str()->check(count);
     app.add_option("--threads", o.threads, "Threads (default: OpenMP's)")->check(count);
     app.add_option("--lr", o.learning_rate, "Adam's initial learning rate")->capture_default_str()->check(positive);
@@ -99,7 +105,7 @@ int run(const Options& o) {
                 x_test.shape().str().c_str(), seconds_since(start), recur::num_threads());
 
     recur::Sequential model;
-    model.add(recur::SimpleRNN(128).input_shape({28, 28}));
+    model.add(*recur_examples::recurrent_layer(o.cell, 128, false, {28, 28}));
     model.add(recur::Dense(10).activation("softmax"));
     model.compile(recur::Adam().learning_rate(o.learning_rate), recur::SparseCategoricalCrossentropy(), {"accuracy"});
     model.summary();

@@ -3,11 +3,11 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
-#include <string_view>
 #include <vector>
 
 #include <recur/recur.hpp>
 
+#include "cells.hpp"
 #include "commands.hpp"
 
 namespace recur_cli {
@@ -60,10 +60,7 @@ void bench() {
     std::mt19937 gen(0);
     for (const Config& c : configs) {
         recur::Sequential model;
-        const recur::Shape input{c.timesteps, c.features};
-        if (std::string_view(c.cell) == "lstm") model.add(recur::LSTM(c.units).input_shape(input));
-        else if (std::string_view(c.cell) == "gru") model.add(recur::GRU(c.units).input_shape(input));
-        else model.add(recur::SimpleRNN(c.units).input_shape(input));
+        model.add(*recur_examples::recurrent_layer(c.cell, c.units, false, {c.timesteps, c.features}));
         model.add(recur::Dense(c.outputs));
         model.compile("adam", "mse");
         const recur::Tensor x = random_tensor(recur::Shape{c.batch, c.timesteps, c.features}, gen);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <recur/error.hpp>
 
+#include "cells.hpp"
 #include "commands.hpp"
 #include "flags.hpp"
 #include "notebook.hpp"
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     train->add_option("--window", t.window, "Values per input window")->required()->check(count);
     train->add_option("--cell", t.cell, "The recurrent layer: simple (SimpleRNN), lstm (LSTM) or gru (GRU)")
         ->capture_default_str()
-        ->check(CLI::IsMember({"simple", "lstm", "gru"}));
+        ->check(recur_examples::cell_flag);
     train->add_option("--units", t.units, "Units of the recurrent layer")->capture_default_str()->check(count);
     train->add_option("--epochs", t.epochs, "Epochs")->capture_default_str()->check(count);
     train->add_option("--batch-size", t.batch_size, "Batch size")->capture_default_str()->check(count);

@@ -7,6 +7,7 @@
 
 #include <recur/recur.hpp>
 
+#include "cells.hpp"
 #include "commands.hpp"
 #include "files.hpp"
 #include "plot.hpp"
@@ -33,17 +34,6 @@ double rmse(std::span<const float> predicted, std::span<const float> truth) {
     double sum = 0;
     for (std::size_t i = 0; i < truth.size(); ++i) sum += (double(predicted[i]) - truth[i]) * (double(predicted[i]) - truth[i]);
     return std::sqrt(sum / static_cast<double>(truth.size()));
-}
-
-// The layer --cell names, as Keras spells it.
-std::string cell_name(const std::string& cell) { return cell == "lstm" ? "LSTM" : cell == "gru" ? "GRU" : "SimpleRNN"; }
-
-void add_recurrent(recur::Sequential& model, const TrainArgs& a) {
-    const recur::Shape input{a.window, 1};
-    if (a.cell == "lstm") model.add(recur::LSTM(a.units).input_shape(input));
-    else if (a.cell == "gru") model.add(recur::GRU(a.units).input_shape(input));
-    else if (a.cell == "simple") model.add(recur::SimpleRNN(a.units).input_shape(input));
-    else throw recur::Error("--cell must be simple, lstm or gru, got '" + a.cell + "'");
 }
 
 std::string history_csv(const recur::History& history) {
@@ -89,7 +79,7 @@ void train(const TrainArgs& a) {
 
     if (a.seed) recur::manual_seed(*a.seed);
     recur::Sequential model;
-    add_recurrent(model, a);
+    model.add(*recur_examples::recurrent_layer(a.cell, a.units, false, {a.window, 1}));
     model.add(recur::Dense(1));
     model.compile(recur::Adam().learning_rate(a.learning_rate), recur::MSE());
     model.summary();
@@ -139,7 +129,7 @@ void train(const TrainArgs& a) {
         }
         forecast.lines = {actual, guess};
         const std::string title = "recur train: '" + a.column + "' from " + a.csv + ", window " + std::to_string(a.window) +
-                                  ", " + cell_name(a.cell) + "(" + std::to_string(a.units) + ")";
+                                  ", " + recur_examples::cell_class(a.cell) + "(" + std::to_string(a.units) + ")";
         recur::write_file(a.plot, svg_figure(title, {losses, forecast}));
         std::printf("drew the curves in %s\n", a.plot.c_str());
     }

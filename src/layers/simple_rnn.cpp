@@ -37,7 +37,7 @@ LaneGroup lane_group(float* lanes, std::size_t group, const RecurrentDims& dims,
             std::min(width, B - group * width)};
 }
 
-// The time loop of simple_rnn_forward with the batch in the lanes, a group of rows at a time.
+// The forward time loop with the batch in the lanes, a group of rows at a time.
 void lanes_forward(float* hs, const float* a, float* lanes, const float* u, const RecurrentDims& dims, kernels::Act act) {
     const std::size_t B = dims.batch, T = dims.timesteps, H = dims.units, slab = B * H;
     const auto& k = kernels::active();
@@ -51,7 +51,7 @@ void lanes_forward(float* hs, const float* a, float* lanes, const float* u, cons
     });
 }
 
-// The dA loop of simple_rnn_backward with the batch in the lanes, on the states the forward
+// The backward (dA) time loop with the batch in the lanes, on the states the forward
 // pass left in `lanes`; dA goes back into a in the row-major layout.
 void lanes_backward(float* a, float* lanes, const float* dh, bool dh_every_step, const float* u,
                     const RecurrentDims& dims, kernels::Act act) {

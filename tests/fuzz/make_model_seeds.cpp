@@ -59,6 +59,16 @@ int main(int argc, char** argv) {
     embedding.fit(ids, sine({4, 1}), recur::FitOptions().epochs(1).verbose(0));
     embedding.save_checkpoint(dir + "/embedding_checkpoint.safetensors");
 
+    recur::Sequential gated;  // LSTM and both GRUs with their options, a checkpoint of an Adam run
+    gated.add(recur::LSTM(3).return_sequences(true).unit_forget_bias(false).recurrent_activation("tanh")
+                  .input_shape({4, 2}));
+    gated.add(recur::GRU(3).return_sequences(true).go_backwards(true));
+    gated.add(recur::GRU(2).reset_after(false).activation("relu").use_bias(false));
+    gated.add(recur::Dense(1));
+    gated.compile("adam", "mse");
+    gated.fit(sine({6, 4, 2}), sine({6, 1}), recur::FitOptions().epochs(1).batch_size(3).verbose(0));
+    gated.save_checkpoint(dir + "/gated_checkpoint.safetensors");
+
     recur::Sequential plain;  // not compiled
     plain.add(recur::SimpleRNN(2).input_shape({2, 1}));
     plain.save(dir + "/uncompiled.safetensors");

@@ -58,7 +58,8 @@ go_backwards) and their weights under "<name>/kernel", "<name>/recurrent_kernel"
   * GRU with reset_after off (cell "gru_before"): bias (3U), hh = tanh(x W_h + (r h) U_h + b_h).
     PyTorch has no module for it: the same formulas written out with float64 tensors, the
     gradients from autograd. The script checks that those written-out formulas reproduce
-    torch.nn.LSTM and torch.nn.GRU on every LSTM and GRU fixture (to 1e-12).
+    torch.nn.LSTM and torch.nn.GRU on every LSTM and GRU fixture (to 1e-12), and that a
+    float64 NumPy version of every cell's formulas gives every fixture's outputs (to 1e-12).
 
 Usage: make_fixtures.py [--out DIR]   (default: fixtures/ beside this script)
 """
@@ -415,6 +416,45 @@ def formula_scan(cell, w, x):
     return torch.stack(outs, 1)
 
 
+def numpy_scan(cell, w, x):
+    """formula_scan again, in float64 NumPy: an implementation that shares no code with torch."""
+    sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+    b, t, _ = x.shape
+    u = w["recurrent_kernel"].shape[0]
+    h, c, outs = np.zeros((b, u)), np.zeros((b, u)), []
+    for step in range(t):
+        a = x[:, step] @ w["kernel"]
+        if cell == "lstm":
+            z = a + h @ w["recurrent_kernel"] + w["bias"]
+            c = sig(z[:, u:2 * u]) * c + sig(z[:, :u]) * np.tanh(z[:, 2 * u:3 * u])
+            h = sig(z[:, 3 * u:]) * np.tanh(c)
+        elif cell == "gru":
+            a, p = a + w["bias"][0], h @ w["recurrent_kernel"] + w["bias"][1]
+            z, r = sig(a[:, :u] + p[:, :u]), sig(a[:, u:2 * u] + p[:, u:2 * u])
+            h = z * h + (1 - z) * np.tanh(a[:, 2 * u:] + r * p[:, 2 * u:])
+        else:  # gru_before
+            a, rk = a + w["bias"], w["recurrent_kernel"]
+            z, r = sig(a[:, :u] + h @ rk[:, :u]), sig(a[:, u:2 * u] + h @ rk[:, u:2 * u])
+            h = z * h + (1 - z) * np.tanh(a[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+        outs.append(h)
+    return np.stack(outs, 1)
+
+
+def check_against_numpy(layers, names, values, x):
+    """The stack's Dense pre-activations by formula_scan (torch) and by numpy_scan agree."""
+    h_torch, h_numpy = x, x.numpy()
+    with torch.no_grad():
+        for name, (cell, _, seq, bwd) in zip(names, layers):
+            w = {key: values[f"{name}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
+            out_torch = formula_scan(cell, w, h_torch.flip(1) if bwd else h_torch)
+            out_numpy = numpy_scan(cell, {k: v.numpy() for k, v in w.items()}, h_numpy[:, ::-1] if bwd else h_numpy)
+            h_torch = out_torch if seq else out_torch[:, -1]
+            h_numpy = out_numpy if seq else out_numpy[:, -1]
+        z_torch = (h_torch @ values["dense/kernel"] + values["dense/bias"]).numpy()
+    z_numpy = h_numpy @ values["dense/kernel"].numpy() + values["dense/bias"].numpy()
+    assert np.allclose(z_torch, z_numpy, rtol=0, atol=1e-12), np.abs(z_torch - z_numpy).max()
+
+
 def stack_loss_and_grads(layers, names, values, x, y, head, use_modules):
     """Output, loss and every Keras-layout gradient of the stack at `values`: through
     torch.nn's modules where they exist (use_modules), else through the written-out formulas."""
@@ -476,6 +516,7 @@ def build_cell_fixture(cfg, seed):
         return by_modules
 
     output, loss, grads = grads_at(flat)
+    check_against_numpy(layers, names, flat, x)
     w = {k: v.clone() for k, v in flat.items()}
     m = {k: torch.zeros_like(v) for k, v in w.items()}
     v2 = {k: torch.zeros_like(t) for k, t in w.items()}
