@@ -114,6 +114,7 @@ int main(int argc, char** argv) try {
     std::size_t epochs = 10, units = 128;
     std::string cell = "simple";
     double temperature = 0.7;
+    float learning_rate = 0.01f;
     CLI::App app{"A character-level language model: a recurrent layer over embedded characters, scored in bits per "
                  "character",
                  "recur-char-lm"};
@@ -123,6 +124,7 @@ int main(int argc, char** argv) try {
         ->capture_default_str()
         ->check(recur_examples::cell_flag);
     app.add_option("--units", units, "Units of the recurrent layer")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--lr", learning_rate, "Adam's learning rate")->capture_default_str()->check(recur_examples::positive);
     app.add_option("--temperature", temperature, "Sampling temperature")->capture_default_str()->check(recur_examples::positive);
     app.add_option("--prompt", prompt, "Text the sample starts from")->capture_default_str()->check(
         [](const std::string& text) { return text.empty() ? std::string("expected a non-empty prompt") : std::string(); });
@@ -150,7 +152,7 @@ int main(int argc, char** argv) try {
     model.add(*recur_examples::recurrent_layer(cell, units, true));
     model.add(recur::Dense(vocab.size()).activation("softmax"));
     // Clipping the gradient's norm guards against the exploding gradients of 64 tanh steps.
-    model.compile(recur::Adam().learning_rate(0.005f).global_clipnorm(1.0f), recur::SparseCategoricalCrossentropy(),
+    model.compile(recur::Adam().learning_rate(learning_rate).global_clipnorm(1.0f), recur::SparseCategoricalCrossentropy(),
                   {"accuracy"});
     model.summary();
 

@@ -55,7 +55,7 @@ void for_each_piece_in_rounds(std::size_t rounds, std::size_t setup_parts, std::
     for (std::size_t round = 0; round < rounds; ++round) {
 #pragma omp for schedule(static)
         for (std::int64_t part = 0; part < parts; ++part) setup(round, static_cast<std::size_t>(part));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (std::int64_t p = 0; p < count; ++p) f(round, static_cast<std::size_t>(p));
     }
 }
