@@ -38,7 +38,9 @@ void for_each_piece(std::size_t n, std::size_t piece, double work, F&& f) {
 
 // Rounds in order; in each, setup(round, part) for parts [0, setup_parts), then f(round, piece)
 // for pieces [0, pieces), each batch split over the threads with a barrier after it: a round's
-// pieces use what its setup laid out, and the next setup overwrites it.
+// pieces use what its setup laid out, and the next setup overwrites it. Pieces go to threads
+// as they come free (pieces of unequal size would otherwise leave one waiting); each still
+// computes its own fixed outputs, so the bits do not depend on who ran it.
 template <class Setup, class F>
 void for_each_piece_in_rounds(std::size_t rounds, std::size_t setup_parts, std::size_t pieces, double work,
                               Setup&& setup, F&& f) {
