@@ -276,7 +276,8 @@ struct StepBackward {  // da = (dh + da_next u^T) * act'(h), dh may be null
         return dh ? load_first(dh + i * ldo + j, count) : Vec(0.0f);
     }
     Vec finish(std::size_t i, std::size_t j, std::size_t count, Vec acc) const {
-        return acc * derivative<act>(load_first(h + i * ldo + j, count));
+        if constexpr (act == Act::linear) return acc;  // h may be null: the gated cells' products
+        else return acc * derivative<act>(load_first(h + i * ldo + j, count));
     }
 };
 
