@@ -31,6 +31,23 @@ Sequential seed_model() {
     return model;
 }
 
+// Two epochs of fit of the model `build` makes, from one seed, on 1, 2 and 8 threads: the
+// weights must agree to the bit.
+template <class Build>
+void check_same_bits_on_1_2_8_threads(Build build, const Tensor& x, const Tensor& y) {
+    auto run = [&](std::size_t threads) {
+        recur::set_num_threads(threads);
+        recur::manual_seed(13);
+        Sequential model = build();
+        model.fit(x, y, recur::FitOptions().epochs(2).batch_size(48).verbose(0));
+        return all_weights(model);
+    };
+    const std::size_t original = recur::num_threads();
+    const auto one = run(1), two = run(2), eight = run(8);
+    recur::set_num_threads(original);
+    CHECK(one == two);
+    CHECK(one == eight);
+}
 
 }  // namespace
 
@@ -174,26 +191,20 @@ TEST_CASE("predictions do not depend on the batch size they are computed in") {
 }
 
 TEST_CASE("training is bitwise the same with 1, 2 and 8 threads") {
-    auto run = [](std::size_t threads) {
-        recur::set_num_threads(threads);
-        recur::manual_seed(13);
-        Sequential model;
-        // Large enough that every time loop and weight gradient runs on threads.
-        model.add(SimpleRNN(96).return_sequences(true).input_shape({12, 8}));
-        model.add(SimpleRNN(96));
-        model.add(Dense(3));
-        model.compile("adam", "mse");
-        Tensor x({96, 12, 8}), y({96, 3});
-        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.11f * static_cast<float>(i));
-        for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::sin(0.7f * static_cast<float>(i));
-        model.fit(x, y, recur::FitOptions().epochs(2).batch_size(48).verbose(0));
-        return all_weights(model);
-    };
-    const std::size_t original = recur::num_threads();
-    const auto one = run(1), two = run(2), eight = run(8);
-    recur::set_num_threads(original);
-    CHECK(one == two);
-    CHECK(one == eight);
+    Tensor x({96, 12, 8}), y({96, 3});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.11f * static_cast<float>(i));
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::sin(0.7f * static_cast<float>(i));
+    check_same_bits_on_1_2_8_threads(
+        [] {
+            Sequential model;
+            // Large enough that every time loop and weight gradient runs on threads.
+            model.add(SimpleRNN(96).return_sequences(true).input_shape({12, 8}));
+            model.add(SimpleRNN(96));
+            model.add(Dense(3));
+            model.compile("adam", "mse");
+            return model;
+        },
+        x, y);
 }
 
 TEST_CASE("LSTM and GRU: set_weights twins predict the same; batch size and thread count change no bit") {
@@ -209,18 +220,7 @@ TEST_CASE("LSTM and GRU: set_weights twins predict the same; batch size and thre
     Tensor x({96, 9, 6}), y({96, 3});
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::cos(0.13f * static_cast<float>(i));
     for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::sin(0.7f * static_cast<float>(i));
-    auto run = [&](std::size_t threads) {
-        recur::set_num_threads(threads);
-        recur::manual_seed(14);
-        Sequential model = build();
-        model.fit(x, y, recur::FitOptions().epochs(2).batch_size(48).verbose(0));
-        return all_weights(model);
-    };
-    const std::size_t original = recur::num_threads();
-    const auto one = run(1), two = run(2), eight = run(8);
-    recur::set_num_threads(original);
-    CHECK(one == two);
-    CHECK(one == eight);
+    check_same_bits_on_1_2_8_threads(build, x, y);
 
     recur::manual_seed(15);
     Sequential model = build();
