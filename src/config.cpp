@@ -96,10 +96,14 @@ const nlohmann::json& ConfigReader::list(const char* key) const {
 Shape ConfigReader::shape(const char* key) const {
     const nlohmann::json& value = at(key);
     const std::string expected = "a list of at most " + std::to_string(Shape::kMaxRank) +
-                                 " whole numbers from 1 to " + std::to_string(kMaxDimension);
+                                 " whole numbers from 1 to " + std::to_string(kMaxDimension) + " or null (None)";
     if (!value.is_array() || value.size() > Shape::kMaxRank) refuse(key, expected);
     std::vector<std::size_t> dims;
     for (const auto& d : value) {
+        if (d.is_null()) {  // as Keras writes None; the layer says where it may stand
+            dims.push_back(None);
+            continue;
+        }
         if (!d.is_number_unsigned() || d.get<std::uint64_t>() == 0 || d.get<std::uint64_t>() > kMaxDimension)
             refuse(key, expected);
         dims.push_back(static_cast<std::size_t>(d.get<std::uint64_t>()));

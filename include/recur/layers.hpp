@@ -85,8 +85,9 @@ private:
 
     // Shapes. The per-sample input ranks the layer takes (SimpleRNN: 2, 2; Dense: 1, 2).
     virtual std::pair<std::size_t, std::size_t> input_ranks() const = 0;
-    // Whether a sample is a sequence, (T, D) or (Embedding) T ids, kept time-major inside.
-    virtual bool input_is_sequence() const { return input_shape_.rank() == 2; }
+    // Whether a sample of this shape is a sequence, (T, D) or (Embedding) T ids, kept
+    // time-major inside; its first axis is time, which may be None (any length).
+    virtual bool is_sequence(const Shape& sample) const { return sample.rank() == 2; }
     virtual Shape compute_output_shape(const Shape& input) const = 0;
     // Checks the values given to the first layer, a batch or a stream's step: finite (Embedding:
     // valid ids).
@@ -100,9 +101,10 @@ private:
     virtual std::vector<WeightSpec> weight_specs(const Shape& input) const = 0;
     virtual void initialize(float* weights, std::mt19937_64& generator) const = 0;
 
-    // A pass over a batch: forward leaves the output (and a recurrent layer's final states)
-    // in the pass, backward the gradients.
-    virtual std::size_t workspace_floats(std::size_t batch) const = 0;
+    // A pass over a batch of `timesteps` steps per sample (1 when the model's input is no
+    // sequence): forward leaves the output (and a recurrent layer's final states) in the
+    // pass, backward the gradients.
+    virtual std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const = 0;
     virtual void forward(detail::LayerPass& pass) const = 0;
     virtual void backward(detail::LayerPass& pass) const = 0;
     // The final states forward leaves (h; h and c for LSTM), each batch x state_width().
@@ -169,7 +171,7 @@ private:
     void check_placement(std::size_t index, const std::string& call) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
-    std::size_t workspace_floats(std::size_t batch) const override;
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
     std::size_t state_count() const override;
@@ -326,7 +328,7 @@ private:
     std::optional<Activation> output_activation() const override { return activation_; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
-    std::size_t workspace_floats(std::size_t batch) const override;
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
     std::size_t stream_floats(std::size_t batch) const override;
@@ -364,13 +366,13 @@ private:
     friend struct detail::LayerAccess;
     static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override;
-    bool input_is_sequence() const override { return true; }
+    bool is_sequence(const Shape&) const override { return true; }
     void check_input(TensorView ids, const std::string& call) const override;
     void check_placement(std::size_t index, const std::string& call) const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
-    std::size_t workspace_floats(std::size_t batch) const override;
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
     std::size_t stream_floats(std::size_t batch) const override;

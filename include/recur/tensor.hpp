@@ -12,6 +12,11 @@
 
 namespace recur {
 
+// Keras's None in a per-sample shape: a time axis of any length, as in
+// `input_shape({recur::None, D})`. Only a layer's input (and what follows from it) may hold
+// it; a tensor's shape never does.
+inline constexpr std::size_t None = static_cast<std::size_t>(-1);
+
 // The dimensions of a tensor, printed as Python prints a tuple: (10, 5, 1), (10,), ().
 // Stored inline (up to kMaxRank axes), so shapes and views are copied without allocating.
 class Shape {
@@ -26,7 +31,8 @@ public:
     Shape(I... dims) : dims_{checked(dims)...}, rank_(sizeof...(I)) {}
 
     std::size_t rank() const { return rank_; }
-    // The product of the dimensions (1 for rank 0); a recur::Error when it overflows.
+    // The product of the dimensions (1 for rank 0); a recur::Error when it overflows or a
+    // dimension is None.
     std::size_t elements() const;
     std::size_t operator[](std::size_t axis) const;
     std::size_t back() const {
@@ -40,8 +46,10 @@ public:
 
     Shape prepend(std::size_t dim) const;  // (5, 1) -> (dim, 5, 1)
     Shape drop_front() const;              // (10, 5, 1) -> (5, 1)
-    std::string str() const;               // "(10, 5, 1)"
+    std::string str() const;               // "(10, 5, 1)"; None prints as None
     std::string str_with_batch() const;    // "(None, 5, 1)"
+    // Whether this shape is `pattern` with each None of the pattern any length: (7, 3) fits (None, 3).
+    bool fits(const Shape& pattern) const;
 
 private:
     template <class I>

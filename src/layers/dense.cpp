@@ -89,12 +89,15 @@ void Dense::initialize(float* weights, std::mt19937_64& generator) const {
 }
 
 namespace {
-std::size_t rows_of(const Shape& input, std::size_t batch) { return input.rank() == 2 ? detail::mul(input[0], batch) : batch; }
+// On sequences each step is a row of its own.
+std::size_t rows_of(const Shape& input, std::size_t batch, std::size_t timesteps) {
+    return input.rank() == 2 ? detail::mul(batch, timesteps) : batch;
+}
 }  // namespace
 
 // y | w^T packed for the backward pass
-std::size_t Dense::workspace_floats(std::size_t batch) const {
-    return detail::add(detail::mul(rows_of(input_shape(), batch), units_),
+std::size_t Dense::workspace_floats(std::size_t batch, std::size_t timesteps) const {
+    return detail::add(detail::mul(rows_of(input_shape(), batch, timesteps), units_),
                        kernels::packed_floats(units_, input_shape().back()));
 }
 
@@ -102,12 +105,12 @@ void Dense::forward(detail::LayerPass& pass) const {
     const std::size_t in = input_shape().back();
     const float* w = pass.weights;
     detail::dense_forward(pass.workspace, pass.input, w, use_bias_ ? w + in * units_ : nullptr,
-                          rows_of(input_shape(), pass.batch), in, units_, activation_);
+                          rows_of(input_shape(), pass.batch, pass.timesteps), in, units_, activation_);
     pass.output = pass.workspace;
 }
 
 void Dense::backward(detail::LayerPass& pass) const {
-    const std::size_t in = input_shape().back(), rows = rows_of(input_shape(), pass.batch);
+    const std::size_t in = input_shape().back(), rows = rows_of(input_shape(), pass.batch, pass.timesteps);
     float* g = pass.grads;
     detail::dense_backward(pass.input_grad, g, use_bias_ ? g + in * units_ : nullptr, pass.output_grad,
                            pass.workspace + rows * units_, pass.workspace, pass.input, pass.weights,

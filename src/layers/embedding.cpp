@@ -51,10 +51,12 @@ void Embedding::initialize(float* weights, std::mt19937_64& generator) const {
     detail::uniform(weights, input_dim_ * output_dim_, -0.05f, 0.05f, generator);
 }
 
-std::size_t Embedding::workspace_floats(std::size_t batch) const { return detail::mul(input_shape()[0], batch, output_dim_); }
+std::size_t Embedding::workspace_floats(std::size_t batch, std::size_t timesteps) const {
+    return detail::mul(timesteps, batch, output_dim_);
+}
 
 void Embedding::forward(detail::LayerPass& pass) const {
-    const std::size_t rows = input_shape()[0] * pass.batch;
+    const std::size_t rows = pass.timesteps * pass.batch;
     for (std::size_t r = 0; r < rows; ++r)
         std::memcpy(pass.workspace + r * output_dim_, pass.weights + static_cast<std::size_t>(pass.input[r]) * output_dim_,
                     output_dim_ * sizeof(float));
@@ -64,7 +66,7 @@ void Embedding::forward(detail::LayerPass& pass) const {
 // Each row's gradient is added to its id's vector, rows in order: deterministic. The ids
 // themselves have no gradient.
 void Embedding::backward(detail::LayerPass& pass) const {
-    const std::size_t rows = input_shape()[0] * pass.batch;
+    const std::size_t rows = pass.timesteps * pass.batch;
     std::fill_n(pass.grads, input_dim_ * output_dim_, 0.0f);
     for (std::size_t r = 0; r < rows; ++r) {
         float* g = pass.grads + static_cast<std::size_t>(pass.input[r]) * output_dim_;

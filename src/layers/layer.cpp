@@ -93,10 +93,19 @@ void Layer::set_input_shape(Shape shape, const std::string& call) {
         throw Error(call + ": layer '" + name_ + "' expects " + std::to_string(min_rank) +
                     (max_rank > min_rank ? " or " + std::to_string(max_rank) : "") +
                     " dimensions per sample (batch axis left out), got " + shape.str());
-    for (std::size_t d : shape)
+    // The time axis (the first of a sequence, which has the layer's larger rank) may be
+    // None: any number of timesteps.
+    const bool sequence = is_sequence(shape);
+    for (std::size_t axis = 0; axis < shape.rank(); ++axis) {
+        const std::size_t d = shape[axis];
+        if (d == None && axis == 0 && sequence) continue;
+        if (d == None)
+            throw Error(call + ": layer '" + name_ + "' takes None (any length) only for the time axis, the first of " +
+                        "a sequence's, got " + shape.str());
         if (d == 0 || d > detail::kMaxDimension)
             throw Error(call + ": layer '" + name_ + "' expects dimensions " +
                         (d == 0 ? ">= 1" : "<= " + std::to_string(detail::kMaxDimension)) + ", got " + shape.str());
+    }
     if (built() && shape != input_shape_)
         throw Error(call + ": layer '" + name_ + "' is built for " + input_shape_.str() + ", got " + shape.str());
     input_shape_ = std::move(shape);

@@ -15,10 +15,11 @@ namespace recur::detail {
 
 struct LayerPass {
     std::size_t batch = 0;
+    std::size_t timesteps = 1;       // of this batch's samples (1 when they are no sequences)
     const float* weights = nullptr;  // this layer's weights, Keras order, end to end
     float* grads = nullptr;          // same layout; backward overwrites it
     const float* input = nullptr;    // the activations of the layer below
-    float* workspace = nullptr;      // workspace_floats(batch) floats, kept from forward to backward
+    float* workspace = nullptr;      // workspace_floats(batch, timesteps) floats, kept from forward to backward
     const float* output = nullptr;   // set by forward
     std::array<const float*, 2> states{};  // set by forward of a recurrent layer: h (and c), batch x units
     float* output_grad = nullptr;    // backward: d loss / d output; the layer may overwrite it
@@ -44,7 +45,9 @@ struct LayerAccess {
     using WeightSpec = Layer::WeightSpec;
     static Shape output_shape(const Layer& layer, const Shape& input) { return layer.compute_output_shape(input); }
     static std::vector<WeightSpec> weight_specs(const Layer& layer) { return layer.weight_specs(layer.input_shape_); }
-    static std::size_t workspace_floats(const Layer& layer, std::size_t batch) { return layer.workspace_floats(batch); }
+    static std::size_t workspace_floats(const Layer& layer, std::size_t batch, std::size_t timesteps) {
+        return layer.workspace_floats(batch, timesteps);
+    }
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
     static std::size_t state_count(const Layer& layer) { return layer.state_count(); }
@@ -60,11 +63,7 @@ struct LayerAccess {
     }
     static std::pair<std::size_t, std::size_t> input_ranks(const Layer& layer) { return layer.input_ranks(); }
     static const float* weights(const Layer& layer) { return layer.weights_; }
-    static bool input_is_sequence(const Layer& layer) { return layer.input_is_sequence(); }
-    // Steps per sample when the input is a sequence, else 1.
-    static std::size_t input_timesteps(const Layer& layer) {
-        return layer.input_is_sequence() ? layer.input_shape_[0] : 1;
-    }
+    static bool input_is_sequence(const Layer& layer) { return layer.is_sequence(layer.input_shape_); }
     static void check_input(const Layer& layer, TensorView x, const std::string& call) { layer.check_input(x, call); }
     static void check_placement(const Layer& layer, std::size_t index, const std::string& call) {
         layer.check_placement(index, call);

@@ -271,20 +271,20 @@ void Recurrent::initialize_bias(float* bias, std::size_t floats) const { std::fi
 std::size_t Recurrent::state_count() const { return cell().cell_state() ? 2 : 1; }
 
 namespace {
-detail::RecurrentDims dims_of(const Layer& layer, std::size_t batch, std::size_t units) {
-    return {batch, layer.input_shape()[0], layer.input_shape()[1], units};
+detail::RecurrentDims dims_of(const Layer& layer, std::size_t batch, std::size_t timesteps, std::size_t units) {
+    return {batch, timesteps, layer.input_shape()[1], units};
 }
 detail::CellActivations acts_of(Activation activation, Activation recurrent) {
     return {detail::kernel_act(activation), detail::kernel_act(recurrent)};
 }
 }  // namespace
 
-std::size_t Recurrent::workspace_floats(std::size_t batch) const {
-    return detail::recurrent_workspace_floats(cell(), dims_of(*this, batch, units_), go_backwards_);
+std::size_t Recurrent::workspace_floats(std::size_t batch, std::size_t timesteps) const {
+    return detail::recurrent_workspace_floats(cell(), dims_of(*this, batch, timesteps, units_), go_backwards_);
 }
 
 void Recurrent::forward(detail::LayerPass& pass) const {
-    const detail::RecurrentDims d = dims_of(*this, pass.batch, units_);
+    const detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
     const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = cell().gates() * U;
     const detail::Cell& c = cell();
     const detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);
@@ -302,7 +302,7 @@ void Recurrent::forward(detail::LayerPass& pass) const {
 }
 
 void Recurrent::backward(detail::LayerPass& pass) const {
-    const detail::RecurrentDims d = dims_of(*this, pass.batch, units_);
+    const detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
     const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = cell().gates() * U;
     const detail::Cell& c = cell();
     const detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);

@@ -27,7 +27,9 @@ constexpr LayerKind kLayerKinds[] = {
 }  // namespace
 
 nlohmann::json layer_config(const Layer& layer) {
-    nlohmann::json config{{"type", layer.type_name()}, {"name", layer.name()}, {"input_shape", layer.input_shape().dims()}};
+    nlohmann::json input_shape = nlohmann::json::array();
+    for (std::size_t d : layer.input_shape()) input_shape.push_back(d == None ? nlohmann::json(nullptr) : nlohmann::json(d));
+    nlohmann::json config{{"type", layer.type_name()}, {"name", layer.name()}, {"input_shape", input_shape}};
     ConfigWriter writer(config);
     LayerAccess::write_config(layer, writer);
     return config;

@@ -20,28 +20,38 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
         throw Error("Sequential: the layers' weights together are more than memory can address");
     input_shape = layers.front()->input_shape();
     output_shape = layers.back()->output_shape();
-    input_timesteps = LayerAccess::input_timesteps(*layers.front());
+    sequence_input = LayerAccess::input_is_sequence(*layers.front());
 }
+
+Shape resolve(const Shape& shape, std::size_t timesteps) {
+    std::vector<std::size_t> dims = shape.dims();
+    std::replace(dims.begin(), dims.end(), None, timesteps);
+    return Shape(dims);
+}
+
+std::size_t sample_floats(const Shape& shape, std::size_t timesteps) { return elements(resolve(shape, timesteps)); }
 
 namespace {
 // Whole cache lines between regions keep every region 64-byte aligned.
 std::size_t lines(std::size_t floats) { return round_up(floats, 16); }
 }  // namespace
 
-void Workspace::reserve(const Network& net, std::size_t batch, const std::string& call) {
-    const std::size_t in = elements(net.input_shape), out = elements(net.output_shape);
+void Workspace::reserve(const Network& net, std::size_t batch, std::size_t steps, const std::string& call) {
+    const std::size_t in = sample_floats(net.input_shape, steps), out = sample_floats(net.output_shape, steps);
     std::size_t needed = add(lines(mul(batch, in)), mul(3, lines(mul(batch, out))));
     for (Layer* layer : net.layers)
-        needed = add(needed, lines(LayerAccess::workspace_floats(*layer, batch)),
-                     lines(mul(batch, elements(layer->output_shape()))));
+        needed = add(needed, lines(LayerAccess::workspace_floats(*layer, batch, steps)),
+                     lines(mul(batch, sample_floats(layer->output_shape(), steps))));
     if (buffer_.size() < needed) {
         try {
             buffer_ = Tensor(Shape{needed});
         } catch (const Error& e) {
             throw Error(call + ": the activations of a batch of " + std::to_string(batch) +
+                        (net.sequence_input ? " samples of " + std::to_string(steps) + " timesteps" : "") +
                         " cannot be allocated: " + e.what());
         }
     }
+    timesteps = steps;
     float* p = buffer_.data();
     auto take = [&](std::size_t floats) {
         float* region = p;
@@ -56,8 +66,9 @@ void Workspace::reserve(const Network& net, std::size_t batch, const std::string
     for (std::size_t l = 0; l < net.layers.size(); ++l) {
         passes[l] = LayerPass{};
         passes[l].batch = batch;
-        passes[l].workspace = take(LayerAccess::workspace_floats(*net.layers[l], batch));
-        passes[l].output_grad = take(batch * net.layers[l]->output_shape().elements());
+        passes[l].timesteps = steps;
+        passes[l].workspace = take(LayerAccess::workspace_floats(*net.layers[l], batch, steps));
+        passes[l].output_grad = take(batch * sample_floats(net.layers[l]->output_shape(), steps));
     }
 }
 
@@ -93,13 +104,14 @@ const float* forward(const Network& net, Workspace& ws, const float* weights, st
     for (std::size_t l = 0; l < net.layers.size(); ++l) {
         LayerPass& pass = ws.passes[l];
         pass.batch = batch;
+        pass.timesteps = ws.timesteps;
         pass.weights = weights + net.offsets[l];
         pass.input = activations;
         LayerAccess::forward(*net.layers[l], pass);
         activations = pass.output;
     }
     if (net.output_shape.rank() == 2) {
-        to_batch_major(ws.y_sequence, activations, batch, net.output_shape[0], net.output_shape[1]);
+        to_batch_major(ws.y_sequence, activations, batch, ws.timesteps, net.output_shape[1]);
         activations = ws.y_sequence;
     }
     ws.y_pred = activations;
@@ -111,9 +123,9 @@ void backward(const Network& net, Workspace& ws, const float* weights, float* gr
     LayerPass& last = ws.passes.back();
     last.output_grad_past_activation = past_output_activation;
     if (net.output_shape.rank() == 2)
-        to_time_major(last.output_grad, ws.d_pred, batch, net.output_shape[0], net.output_shape[1]);
+        to_time_major(last.output_grad, ws.d_pred, batch, ws.timesteps, net.output_shape[1]);
     else
-        std::copy_n(ws.d_pred, batch * net.output_shape.elements(), last.output_grad);
+        std::copy_n(ws.d_pred, batch * net.output_shape[0], last.output_grad);
     for (std::size_t l = net.layers.size(); l-- > 0;) {
         LayerPass& pass = ws.passes[l];
         pass.weights = weights + net.offsets[l];
@@ -123,8 +135,9 @@ void backward(const Network& net, Workspace& ws, const float* weights, float* gr
     }
 }
 
-void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows, std::size_t timesteps) {
-    const std::size_t sample = x.size() / x.shape()[0], F = sample / timesteps, B = rows.size();
+void gather_time_major(Workspace& ws, const Tensor& x, std::span<const std::size_t> rows) {
+    float* dst = ws.x;
+    const std::size_t timesteps = ws.timesteps, sample = x.size() / x.shape()[0], F = sample / timesteps, B = rows.size();
     for_each_piece(B, 16, double(B) * sample * kWorkPerFloatMoved, [&](std::size_t b0, std::size_t count) {
         for (std::size_t b = b0; b < b0 + count; ++b)
             for (std::size_t t = 0; t < timesteps; ++t)
@@ -146,12 +159,15 @@ namespace recur {
 std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     const std::string call = type_name();
     const Shape sample = x.shape().drop_front();
-    if (has_input_shape() && sample != input_shape_)
+    if (has_input_shape() && !sample.fits(input_shape_))
         throw Error(call + ": layer '" + name_ + "' expects input of shape " + input_shape_.str_with_batch() +
                     ", got " + x.shape().str());
-    if (!built()) {  // as Keras, the first call builds the layer for its input
+    if (is_sequence(sample) && sample[0] == 0)
+        throw Error(call + ": layer '" + name_ + "' expects sequences of at least one timestep, got shape " +
+                    x.shape().str());
+    if (!built()) {  // as Keras, the first call builds the layer for its input (or for the shape it was given)
         const Shape previous = input_shape_;
-        set_input_shape(sample, call);
+        set_input_shape(has_input_shape() ? input_shape_ : sample, call);
         try {
             owned_ = Tensor(Shape{count_params()});
         } catch (const Error& e) {
@@ -164,16 +180,17 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     }
     const std::size_t batch = x.shape()[0];
     detail::Network net({this});
+    const std::size_t timesteps = net.timesteps(sample);
     std::vector<Tensor> outputs;
-    outputs.emplace_back(net.output_shape.prepend(batch));
+    outputs.emplace_back(detail::resolve(net.output_shape, timesteps).prepend(batch));
     const std::size_t states = with_states ? state_count() : 0;
     for (std::size_t i = 0; i < states; ++i) outputs.emplace_back(Shape{batch, net.output_shape.back()});
     if (batch == 0) return outputs;  // as Keras: an empty batch gives an empty result
     detail::Workspace ws;
-    ws.reserve(net, batch, call);
+    ws.reserve(net, batch, timesteps, call);
     std::vector<std::size_t> rows(batch);
     std::iota(rows.begin(), rows.end(), 0);
-    detail::gather_time_major(ws.x, x, rows, net.input_timesteps);
+    detail::gather_time_major(ws, x, rows);
     const float* y = detail::forward(net, ws, weights_, batch);
     std::copy_n(y, outputs[0].size(), outputs[0].data());
     for (std::size_t i = 0; i < states; ++i) std::copy_n(ws.passes[0].states[i], outputs[1 + i].size(), outputs[1 + i].data());

@@ -20,19 +20,29 @@ struct Network {
     std::vector<std::size_t> offsets;         // each layer's first weight in the flat buffer
     std::vector<std::size_t> variable_sizes;  // every Keras weight, in order
     std::size_t param_count = 0;
-    Shape input_shape, output_shape;  // per sample
-    std::size_t input_timesteps = 1;  // > 1 when the input is a sequence, read time-major
+    Shape input_shape, output_shape;  // per sample; a sequence's time axis may be None
+    bool sequence_input = false;      // samples are sequences, read time-major
 
     explicit Network(std::vector<Layer*> chain);
+
+    // The timesteps of a batch whose samples have this shape: its time axis, or 1.
+    std::size_t timesteps(const Shape& sample) const { return sequence_input ? sample[0] : 1; }
 };
+
+// A per-sample shape with its time axis, if None, `timesteps` long.
+Shape resolve(const Shape& shape, std::size_t timesteps);
+// Its floats, saturating (tensor/sizes.hpp).
+std::size_t sample_floats(const Shape& shape, std::size_t timesteps);
 
 // Activations and gradients of a batch, in one allocation that grows when a larger batch (or
 // model) needs more and is reused otherwise: a training step allocates nothing.
 class Workspace {
 public:
-    // `call` names the user's call in the message when the buffer cannot be allocated.
-    void reserve(const Network& net, std::size_t batch, const std::string& call);
+    // Lays out a batch of `batch` samples of `timesteps` steps each; `call` names the user's
+    // call in the message when the buffer cannot be allocated.
+    void reserve(const Network& net, std::size_t batch, std::size_t timesteps, const std::string& call);
 
+    std::size_t timesteps = 1;     // of the batch it was last laid out for
     float* x = nullptr;            // the input batch, time-major
     float* y_true = nullptr;       // the targets, batch-major
     const float* y_pred = nullptr; // the output, batch-major (set by forward)
@@ -77,9 +87,9 @@ const float* forward(const Network& net, Workspace& ws, const float* weights, st
 void backward(const Network& net, Workspace& ws, const float* weights, float* grads, std::size_t batch,
               bool past_output_activation = false);
 
-// Copies the samples `rows` of x (N, ...) into dst, time-major (T x rows x features) when
-// each sample is a sequence of `timesteps` steps.
-void gather_time_major(float* dst, const Tensor& x, std::span<const std::size_t> rows, std::size_t timesteps);
+// Copies the samples `rows` of x (N, ...) into ws.x, time-major (T x rows x features) when
+// the samples are sequences.
+void gather_time_major(Workspace& ws, const Tensor& x, std::span<const std::size_t> rows);
 // Copies the samples `rows` of y (N, ...) into dst, batch-major.
 void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows);
 

@@ -93,14 +93,16 @@ void Sequential::Impl::check_x(const Tensor& x, const std::string& call) {
             throw;
         }
     }
-    if (x.shape().drop_front() != net(call).input_shape)
+    if (!x.shape().drop_front().fits(net(call).input_shape))
         throw Error(call + ": x has shape " + x.shape().str() + " but layer '" + first.name() + "' expects " +
                     net(call).input_shape.str_with_batch());
+    if (network->timesteps(x.shape().drop_front()) == 0)
+        throw Error(call + ": x has shape " + x.shape().str() + "; expected sequences of at least one timestep");
     LayerAccess::check_input(first, x, call);  // finite values, or valid ids
 }
 
 void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::string& call) {
-    const Shape& out = network->output_shape;
+    const Shape out = detail::resolve(network->output_shape, network->timesteps(x.shape().drop_front()));
     if (y.rank() == 0 || y.shape()[0] != x.shape()[0])
         throw Error(call + ": x has " + std::to_string(x.shape()[0]) + " samples but y has shape " + y.shape().str());
     // The targets are gathered into a buffer as wide as the output.
@@ -128,9 +130,8 @@ void Sequential::Impl::check_compiled(const std::string& call) const {
     if (!optimizer || !loss) throw Error(call + ": the model must be compiled first (call compile)");
 }
 
-std::size_t Sequential::Impl::output_rows(std::size_t batch) const {
-    const Shape& out = network->output_shape;
-    return out.rank() == 2 ? batch * out[0] : batch;
+std::size_t Sequential::Impl::output_rows(std::size_t batch, std::size_t timesteps) const {
+    return network->output_shape.rank() == 2 ? batch * timesteps : batch;
 }
 
 bool Sequential::Impl::loss_fuses_output_activation() const {
@@ -138,10 +139,11 @@ bool Sequential::Impl::loss_fuses_output_activation() const {
     return fused && LayerAccess::output_activation(*layers.back()) == fused;
 }
 
-float Sequential::Impl::loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const {
-    const std::size_t rows = output_rows(batch), features = network->output_shape.back();
-    return loss_fuses_output_activation() ? loss->compute_fused(y_pred, y_true, grad, rows, features)
-                                          : loss->compute(y_pred, y_true, grad, rows, features);
+float Sequential::Impl::loss_value(const detail::Workspace& ws, const float* y_pred, float* grad,
+                                   std::size_t batch) const {
+    const std::size_t rows = output_rows(batch, ws.timesteps), features = network->output_shape.back();
+    return loss_fuses_output_activation() ? loss->compute_fused(y_pred, ws.y_true, grad, rows, features)
+                                          : loss->compute(y_pred, ws.y_true, grad, rows, features);
 }
 
 namespace {
@@ -157,7 +159,7 @@ std::string as_text(float value) {
 Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
     const float* y_pred = detail::forward(n, ws, params.data(), batch);
-    const float value = loss_value(y_pred, ws.y_true, ws.d_pred, batch);
+    const float value = loss_value(ws, y_pred, ws.d_pred, batch);
     if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
     switch (optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes)) {
@@ -188,20 +190,21 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
                                                    std::span<const std::size_t> rows, std::size_t batch_size,
                                                    const std::string& call) const {
     const detail::Network& n = *network;
-    ws.reserve(n, std::min(batch_size, rows.size()), call);
+    const std::size_t timesteps = n.timesteps(x.shape().drop_front());
+    ws.reserve(n, std::min(batch_size, rows.size()), timesteps, call);
     std::vector<double> sums(1 + metrics.size(), 0.0);
     for (std::size_t start = 0; start < rows.size(); start += batch_size) {
         const auto part = rows.subspan(start, std::min(batch_size, rows.size() - start));
-        detail::gather_time_major(ws.x, x, part, n.input_timesteps);
+        detail::gather_time_major(ws, x, part);
         detail::gather_rows(ws.y_true, y, part);
         const float* y_pred = detail::forward(n, ws, params.data(), part.size());
-        sums[0] += double(loss_value(y_pred, ws.y_true, nullptr, part.size())) * part.size();
+        sums[0] += double(loss_value(ws, y_pred, nullptr, part.size())) * part.size();
         for (std::size_t m = 0; m < metrics.size(); ++m)
-            sums[1 + m] += metrics[m].sum(y_pred, ws.y_true, output_rows(part.size()), n.output_shape.back());
+            sums[1 + m] += metrics[m].sum(y_pred, ws.y_true, output_rows(part.size(), timesteps), n.output_shape.back());
     }
     std::vector<float> means{static_cast<float>(sums[0] / rows.size())};
     for (std::size_t m = 0; m < metrics.size(); ++m)
-        means.push_back(static_cast<float>(sums[1 + m] / output_rows(rows.size())));
+        means.push_back(static_cast<float>(sums[1 + m] / output_rows(rows.size(), timesteps)));
     return means;
 }
 
@@ -358,7 +361,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
         const std::size_t batch = std::min(options.batch_size(), n_train);
         const std::size_t steps = (n_train + batch - 1) / batch;
-        m.train_ws.reserve(*m.network, batch, call);
+        const std::size_t timesteps = m.network->timesteps(x.shape().drop_front());
+        m.train_ws.reserve(*m.network, batch, timesteps, call);
         const std::vector<std::string> names = metrics_names();
         detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps, names);
         std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
@@ -376,7 +380,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             for (std::size_t step = 0; step < steps; ++step) {
                 const std::size_t start = step * batch, count = std::min(batch, n_train - start);
                 const std::span<const std::size_t> rows(train_rows.data() + start, count);
-                detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
+                detail::gather_time_major(m.train_ws, x, rows);
                 detail::gather_rows(m.train_ws.y_true, y, rows);
                 // As Keras: the epoch's loss is the mean of the batch losses weighted by batch
                 // size, its metrics are computed on each batch's forward pass, before the update.
@@ -389,11 +393,11 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 }
                 sums[0] += double(result.loss) * count;
                 for (std::size_t i = 0; i < m.metrics.size(); ++i)
-                    sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count),
+                    sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count, timesteps),
                                                     m.network->output_shape.back());
                 means[0] = static_cast<float>(sums[0] / (start + count));
                 for (std::size_t i = 1; i < names.size(); ++i)
-                    means[i] = static_cast<float>(sums[i] / m.output_rows(start + count));
+                    means[i] = static_cast<float>(sums[i] / m.output_rows(start + count, timesteps));
                 progress.step_done(step + 1, means);
             }
             history.loss.push_back(means[0]);
@@ -447,15 +451,17 @@ Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
         m.check_x(x, call);
         check_batch_size(batch_size, call);
         const detail::Network& n = *m.network;
-        const std::size_t samples = x.shape()[0], per_sample = n.output_shape.elements();
-        Tensor out(n.output_shape.prepend(samples));
+        const std::size_t samples = x.shape()[0], timesteps = n.timesteps(x.shape().drop_front());
+        const Shape output = detail::resolve(n.output_shape, timesteps);
+        const std::size_t per_sample = output.elements();
+        Tensor out(output.prepend(samples));
         const std::vector<std::size_t> rows = all_rows(samples);
         auto lease = m.inference_workspaces.borrow();
         detail::Workspace& ws = *lease;
-        ws.reserve(n, std::min(batch_size, samples), call);
+        ws.reserve(n, std::min(batch_size, samples), timesteps, call);
         for (std::size_t start = 0; start < samples; start += batch_size) {
             const std::size_t count = std::min(batch_size, samples - start);
-            detail::gather_time_major(ws.x, x, std::span(rows).subspan(start, count), n.input_timesteps);
+            detail::gather_time_major(ws, x, std::span(rows).subspan(start, count));
             const float* y = detail::forward(n, ws, m.params.data(), count);
             std::copy_n(y, count * per_sample, out.data() + start * per_sample);
         }
@@ -474,8 +480,8 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
         const std::size_t batch = x.shape()[0];
         if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
         const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
-        m.train_ws.reserve(*m.network, batch, call);
-        detail::gather_time_major(m.train_ws.x, x, rows, m.network->input_timesteps);
+        m.train_ws.reserve(*m.network, batch, m.network->timesteps(x.shape().drop_front()), call);
+        detail::gather_time_major(m.train_ws, x, rows);
         detail::gather_rows(m.train_ws.y_true, y, rows);
         const Impl::Step result = m.train_step(m.train_ws, batch);
         if (result.failure.empty() || !std::isfinite(result.loss)) return result.loss;

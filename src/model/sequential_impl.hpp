@@ -60,10 +60,11 @@ struct Sequential::Impl {
     void check_compiled(const std::string& call) const;
 
     // Output rows of a batch: one per sample, or one per timestep for sequence outputs.
-    std::size_t output_rows(std::size_t batch) const;
+    std::size_t output_rows(std::size_t batch, std::size_t timesteps) const;
     // Whether the loss folds the last layer's activation into its gradient.
     bool loss_fuses_output_activation() const;
-    float loss_value(const float* y_pred, const float* y_true, float* grad, std::size_t batch) const;
+    // The loss of the batch in ws (its targets against y_pred); its gradient into grad when not null.
+    float loss_value(const detail::Workspace& ws, const float* y_pred, float* grad, std::size_t batch) const;
 
     // One optimizer step on the batch already gathered into ws. When the loss, a gradient
     // or the update is not finite, the weights and the optimizer are left as they were and

@@ -76,7 +76,7 @@ Stream Sequential::Impl::make_stream(std::size_t batch, const std::string& call)
         throw Error(call + ": expected a model whose input is a sequence, got input " + n.input_shape.str_with_batch());
     auto s = std::make_unique<Stream::Impl>();
     s->batch = batch;
-    s->input_features = n.input_shape.elements() / n.input_timesteps;
+    s->input_features = n.input_shape.rank() == 2 ? n.input_shape[1] : 1;
     s->output_features = n.output_shape.back();
     std::size_t floats = 0;
     std::vector<std::size_t> offsets;

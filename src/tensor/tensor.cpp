@@ -18,9 +18,11 @@ namespace recur {
 
 std::size_t Shape::elements() const {
     std::size_t n = 1;
-    for (std::size_t d : *this)
+    for (std::size_t d : *this) {
+        if (d == None) throw Error("Shape: " + str() + " has a dimension of unknown length (None)");
         if (__builtin_mul_overflow(n, d, &n))
             throw Error("Shape: " + str() + " has more elements than a size_t can count");
+    }
     return n;
 }
 
@@ -53,18 +55,25 @@ std::string tuple_string(const std::vector<std::string>& items) {
     for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
     return out + (items.size() == 1 ? ",)" : ")");
 }
+
+std::string dimension_string(std::size_t d) { return d == None ? "None" : std::to_string(d); }
 }  // namespace
 
 std::string Shape::str() const {
     std::vector<std::string> items;
-    for (std::size_t d : *this) items.push_back(std::to_string(d));
+    for (std::size_t d : *this) items.push_back(dimension_string(d));
     return tuple_string(items);
 }
 
 std::string Shape::str_with_batch() const {
     std::vector<std::string> items{"None"};
-    for (std::size_t d : *this) items.push_back(std::to_string(d));
+    for (std::size_t d : *this) items.push_back(dimension_string(d));
     return tuple_string(items);
+}
+
+bool Shape::fits(const Shape& pattern) const {
+    return std::equal(begin(), end(), pattern.begin(), pattern.end(),
+                      [](std::size_t d, std::size_t wanted) { return wanted == None || d == wanted; });
 }
 
 std::ostream& operator<<(std::ostream& os, const Shape& shape) { return os << shape.str(); }

@@ -21,10 +21,10 @@ public:
         : net_(chain(model)), loss_(loss), x_(std::move(x)), y_(std::move(y)),
           weights_(const_cast<float*>(recur::detail::LayerAccess::weights(model.layer(0)))),
           batch_(x_.shape()[0]) {
-        ws_.reserve(net_, batch_, "Probe");
+        ws_.reserve(net_, batch_, net_.timesteps(x_.shape().drop_front()), "Probe");
         std::vector<std::size_t> rows(batch_);
         std::iota(rows.begin(), rows.end(), 0);
-        recur::detail::gather_time_major(ws_.x, x_, rows, net_.input_timesteps);
+        recur::detail::gather_time_major(ws_, x_, rows);
         recur::detail::gather_rows(ws_.y_true, y_, rows);
     }
 
@@ -35,7 +35,7 @@ public:
     // the fused path fit takes; else the plain one.
     float loss(std::vector<float>* grads = nullptr) {
         const float* y_pred = recur::detail::forward(net_, ws_, weights_, batch_);
-        const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * net_.output_shape[0] : batch_;
+        const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * ws_.timesteps : batch_;
         const auto* dense = dynamic_cast<const recur::Dense*>(net_.layers.back());
         const bool fused = dense && loss_.fused_activation() == dense->activation();
         const float value = fused ? loss_.compute_fused(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back())
