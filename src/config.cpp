@@ -38,11 +38,25 @@ ConfigReader::ConfigReader(const nlohmann::json& config, std::string where) : co
     if (!config_.is_object()) throw Error(where_ + ": expected a JSON object, got " + config_.type_name());
 }
 
-bool ConfigReader::has(const char* key) const { return config_.contains(key); }
+bool ConfigReader::has(const char* key) const {
+    if (!config_.contains(key)) return false;
+    read_.insert(key);
+    return true;
+}
 
 const nlohmann::json& ConfigReader::at(const char* key) const {
     if (!config_.contains(key)) throw Error(where_ + ": expected a value for \"" + key + "\", found none");
+    read_.insert(key);
     return config_.at(key);
+}
+
+void ConfigReader::check_all_read() const {
+    for (const auto& [key, value] : config_.items())
+        if (!read_.contains(key)) {
+            std::string known;
+            for (const std::string& k : read_) known += (known.empty() ? "\"" : ", \"") + k + "\"";
+            throw Error(where_ + ": unknown key \"" + printable(key).substr(0, 60) + "\"; expected only " + known);
+        }
 }
 
 void ConfigReader::refuse(const char* key, const std::string& expected) const {

@@ -4,6 +4,7 @@
 // right type and in range, or the file is refused with the key named, before anything is
 // built or allocated from it.
 #include <cstddef>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -48,12 +49,16 @@ public:
     // A JSON object or list, as it is (for nested configs).
     const nlohmann::json& object(const char* key) const;
     const nlohmann::json& list(const char* key) const;
+    // Refuses any key nothing has read: a setting this version does not know (Keras's
+    // "stateful", a misspelt name) would otherwise be dropped without a word.
+    void check_all_read() const;
 
 private:
     const nlohmann::json& at(const char* key) const;
     [[noreturn]] void refuse(const char* key, const std::string& expected) const;
     const nlohmann::json& config_;
     std::string where_;
+    mutable std::set<std::string, std::less<>> read_;
 };
 
 }  // namespace recur::detail

@@ -60,6 +60,9 @@ protected:
     void set_clipvalue(float value);
     // The number of state floats per parameter (Adam: 2).
     virtual std::size_t state_per_param() const = 0;
+    // Where the state's running means of squared gradients start (Adam's v, RMSprop's), which
+    // a restored state must hold as values >= 0; the state's end when there are none.
+    virtual std::size_t squares_offset(std::size_t params) const { return state_floats(params); }
     // One update of n parameters; state holds state_per_param() * n floats; step counts from 1.
     virtual void update(float* params, const float* grads, float* state, std::size_t n,
                         std::size_t step) const = 0;
@@ -133,6 +136,7 @@ public:
 private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 2; }
+    std::size_t squares_offset(std::size_t params) const override { return params; }
     void update(float* params, const float* grads, float* state, std::size_t n,
                 std::size_t step) const override;
     float beta_1_ = 0.9f;
@@ -154,6 +158,7 @@ public:
 private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 1; }
+    std::size_t squares_offset(std::size_t) const override { return 0; }
     void update(float* params, const float* grads, float* state, std::size_t n,
                 std::size_t step) const override;
     float rho_ = 0.9f;

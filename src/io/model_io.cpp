@@ -162,6 +162,7 @@ Sequential load_model(const std::string& path) {
             const json& list = a.list("layers");
             if (list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
             for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(detail::layer_from_config(list[i], i));
+            a.check_all_read();
             if (meta.contains("compile")) compile = detail::parse_json(meta.at("compile"), "the compile settings");
             if (meta.contains("user_metadata")) {
                 const json stored = detail::parse_json(meta.at("user_metadata"), "the user metadata");
@@ -203,13 +204,16 @@ Sequential load_model(const std::string& path) {
                 }
                 model.compile(*detail::optimizer_from_config(c.object("optimizer")),
                               *detail::loss_from_config(c.object("loss")), metrics);
+                c.check_all_read();
             }
         } catch (const Error& e) {
             throw fail(std::string("the architecture cannot be rebuilt: ") + e.what());
         }
+        std::set<std::string> used{"optimizer/state"};  // a checkpoint's; refused below when not one
         for (const auto& layer : model.layers()) {
             std::vector<Tensor> weights;
             for (const std::string& name : layer->weight_names()) {
+                used.insert(layer->name() + "/" + name);
                 try {
                     weights.push_back(file.at(layer->name() + "/" + name));
                 } catch (const Error&) {
@@ -222,6 +226,13 @@ Sequential load_model(const std::string& path) {
                 throw fail(e.what());
             }
         }
+        // A tensor the architecture does not ask for (a bias beside use_bias false, a weight of
+        // a layer it does not have) means the two disagree: loading would drop it silently.
+        for (const auto& [name, tensor] : file.tensors)
+            if (!used.contains(name) || (name == "optimizer/state" && !meta.contains("epochs_done")))
+                throw fail("the file holds a tensor '" + detail::printable(name).substr(0, 80) +
+                           "' that the architecture does not use; expected only its layers' weights" +
+                           (meta.contains("epochs_done") ? " and 'optimizer/state'" : ""));
         model.metadata() = std::move(user_metadata);
         if (meta.contains("epochs_done")) {
             Sequential::Impl& m = model.impl("load_model");

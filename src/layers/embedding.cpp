@@ -106,7 +106,6 @@ std::unique_ptr<Layer> Embedding::from_config(const detail::ConfigReader& c) {
 Tensor Embedding::operator()(const Tensor& ids) {
     if (ids.rank() != 2)
         throw Error("Embedding: layer '" + name() + "' expects ids of shape (batch, timesteps), got " + ids.shape().str());
-    check_input(ids, "Embedding");
     return call_standalone(ids, false).front();
 }
 

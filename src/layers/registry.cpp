@@ -48,6 +48,7 @@ std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, std::size
             std::unique_ptr<Layer> layer = kind.from_config(c);
             LayerAccess::set_name(*layer, c.string("name"));
             LayerAccess::set_input_shape(*layer, input, std::string(kind.type) + "::input_shape");
+            c.check_all_read();
             return layer;
         }
     std::string known;

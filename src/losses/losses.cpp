@@ -251,6 +251,7 @@ std::unique_ptr<Loss> loss_from_config(const nlohmann::json& config) {
     if (auto* categorical = dynamic_cast<CategoricalCrossentropy*>(loss.get()))
         categorical->from_logits(c.boolean("from_logits"));
     if (auto* binary = dynamic_cast<BinaryCrossentropy*>(loss.get())) binary->from_logits(c.boolean("from_logits"));
+    c.check_all_read();
     return loss;
 }
 

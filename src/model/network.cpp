@@ -165,6 +165,7 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     if (is_sequence(sample) && sample[0] == 0)
         throw Error(call + ": layer '" + name_ + "' expects sequences of at least one timestep, got shape " +
                     x.shape().str());
+    check_input(x, call);  // finite values, or valid ids
     if (!built()) {  // as Keras, the first call builds the layer for its input (or for the shape it was given)
         const Shape previous = input_shape_;
         set_input_shape(has_input_shape() ? input_shape_ : sample, call);

@@ -74,6 +74,14 @@ void Optimizer::set_state(std::span<const float> state, std::size_t iterations, 
                     std::to_string(params) + " parameters (or none), got " + std::to_string(state.size()));
     if (!std::all_of(state.begin(), state.end(), [](float v) { return std::isfinite(v); }))
         throw Error(call + ": expected a finite state, but it holds NaN or Inf");
+    if (!state.empty() && !std::all_of(state.begin() + squares_offset(params), state.end(), [](float v) { return v >= 0.0f; }))
+        throw Error(call + ": expected running means of squared gradients >= 0, but the state holds a negative one");
+    // Adam's bias correction raises its betas to the step count: 2^53 steps are more than
+    // any training takes, and a count past them is a corrupt one.
+    constexpr std::size_t kMaxIterations = std::size_t{1} << 53;
+    if (iterations > kMaxIterations)
+        throw Error(call + ": expected a step count <= " + std::to_string(kMaxIterations) + ", got " +
+                    std::to_string(iterations));
     state_.assign(state.begin(), state.end());
     iterations_ = iterations;
 }
@@ -243,6 +251,7 @@ std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const Config
     if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
     if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
     if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
+    c.check_all_read();
     return optimizer.clone();
 }
 }  // namespace

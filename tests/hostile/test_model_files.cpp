@@ -67,6 +67,15 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
          "layer 'head' expects input (None, 3) but layer 'rnn' gives (None, 4)"},
         {"a flag as text", [](json& m) { layer(m, 0)["use_bias"] = "yes"; }, "expected \"use_bias\" to be true or false, got \"yes\""},
         {"a flag as a number", [](json& m) { layer(m, 0)["return_sequences"] = 1; }, "expected \"return_sequences\" to be true or false, got 1"},
+        // Keras settings recur does not have would change what the layer computes.
+        {"a bias the architecture turned off", [](json& m) { layer(m, 0)["use_bias"] = false; },
+         "the file holds a tensor 'rnn/bias' that the architecture does not use; expected only its layers' weights"},
+        {"a layer renamed away from its weights", [](json& m) { layer(m, 1)["name"] = "other"; },
+         "expected a tensor named 'other/kernel', found none"},
+        {"an unknown setting", [](json& m) { layer(m, 0)["stateful"] = true; }, "layer 0: unknown key \"stateful\"; expected only"},
+        {"a misspelt setting", [](json& m) { layer(m, 1)["activaton"] = "relu"; }, "layer 1: unknown key \"activaton\""},
+        {"an unknown model setting", [](json& m) { m["architecture"]["time_major"] = true; },
+         "the architecture: unknown key \"time_major\"; expected only \"layers\", \"name\""},
         {"an unknown activation", [](json& m) { layer(m, 0)["activation"] = "gelu"; }, "got \"gelu\""},
         {"softmax in the recurrence", [](json& m) { layer(m, 0)["activation"] = "softmax"; }, "got \"softmax\""},
         {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, got \"Conv1D\""},
@@ -118,6 +127,12 @@ TEST_CASE("hostile compile settings are refused with the setting named") {
         {"metrics that are not a list", [](json& m) { m["compile"]["metrics"] = "accuracy"; },
          "the compile settings: expected \"metrics\" to be a list, got \"accuracy\""},
         {"no loss", [](json& m) { m["compile"].erase("loss"); }, "the compile settings: expected a value for \"loss\", found none"},
+        {"an unknown optimizer setting", [](json& m) { m["compile"]["optimizer"]["amsgrad"] = true; },
+         "the optimizer: unknown key \"amsgrad\""},
+        {"an unknown loss setting", [](json& m) { m["compile"]["loss"]["label_smoothing"] = 0.1; },
+         "the loss: unknown key \"label_smoothing\""},
+        {"an unknown compile setting", [](json& m) { m["compile"]["weighted_metrics"] = json::array(); },
+         "the compile settings: unknown key \"weighted_metrics\""},
         {"a metric that is not text", [](json& m) { m["compile"]["metrics"] = json::array({1}); }, "expected metric names as strings"},
         {"user metadata that is not an object", [](json& m) { m["user_metadata"] = json::array({1}); }, "expected an object of strings"},
         {"user metadata that is not text", [](json& m) { m["user_metadata"] = json{{"k", 1}}; }, "expected \"k\" to be a string"},
@@ -137,6 +152,10 @@ TEST_CASE("a hostile checkpoint is refused: counters, generator and optimizer st
         {"a missing step count", [](json& m) { m.erase("optimizer_iterations"); }, "expected a checkpoint counter \"optimizer_iterations\", found none"},
         {"a damaged generator", [](json& m) { m["generator"] = "12 abc"; }, "the generator's state is malformed"},
         {"a checkpoint without compile settings", [](json& m) { m.erase("compile"); }, "a checkpoint must hold compile settings"},
+        {"an optimizer state in a plain model file", [](json& m) { m.erase("epochs_done"); },
+         "the file holds a tensor 'optimizer/state' that the architecture does not use"},
+        {"a step count past 2^53", [](json& m) { m["optimizer_iterations"] = "18446744073709551615"; },
+         "Adam::set_state: expected a step count <= 9007199254740992, got 18446744073709551615"},
     });
 }
 
@@ -156,6 +175,16 @@ TEST_CASE("a checkpoint whose optimizer state does not fit the model, or weights
     rewrite("optimizer/state", Tensor(recur::Shape{7}));
     CHECK_THROWS_WITH_AS(recur::load_model(bad),
                          doctest::Contains("Adam::set_state: expected 58 floats of state for 29 parameters (or none), got 7"), Error);
+    // Adam's second moments (the state's second half) are means of squares.
+    Tensor state = recur::detail::read_safetensors(good, "test").at("optimizer/state");
+    state.data()[40] = -1.0f;
+    rewrite("optimizer/state", state);
+    CHECK_THROWS_WITH_AS(recur::load_model(bad),
+                         doctest::Contains("Adam::set_state: expected running means of squared gradients >= 0"), Error);
+    state.data()[40] = 1.0f;
+    state.data()[3] = -1.0f;  // a first moment may be negative
+    rewrite("optimizer/state", state);
+    CHECK_NOTHROW(recur::load_model(bad));
     Tensor kernel = model.layer(0).get_weights()[0];
     kernel(0, 2) = std::numeric_limits<float>::quiet_NaN();
     rewrite("rnn/kernel", kernel);

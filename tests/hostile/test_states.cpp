@@ -55,6 +55,13 @@ TEST_CASE("a layer called on its own: an empty batch gives an empty result, zero
     CHECK(recur::Embedding(4, 2)(Tensor({0, 3})).shape() == Shape{0, 3, 2});
     CHECK_THROWS_WITH_AS(recur::Embedding(4, 2).name("e")(Tensor({2, 0})), doctest::Contains("at least one timestep"), Error);
     CHECK_THROWS_WITH_AS(SimpleRNN(3)(Tensor({2, 5})), doctest::Contains("expects input of shape (batch, timesteps, features)"), Error);
+    // Values that are not finite, as predict refuses them.
+    Tensor bad({2, 3, 2});
+    bad(1, 2, 0) = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(recur::LSTM(3).name("l")(bad), "LSTM: x must be finite, but it holds NaN or Inf", Error);
+    bad(1, 2, 0) = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH_AS(recur::GRU(3)(bad), doctest::Contains("x must be finite"), Error);
+    CHECK_THROWS_WITH_AS(Dense(2)(bad), doctest::Contains("x must be finite"), Error);
 }
 
 TEST_CASE("a layer of absurd size is refused when it is made or built, before anything is allocated") {
