@@ -96,6 +96,11 @@ private:
     virtual void check_placement(std::size_t, const std::string&) const {}
     // The activation of the output, which a loss may fold into its gradient (a softmax head).
     virtual std::optional<Activation> output_activation() const { return std::nullopt; }
+    // Keras's masks: whether the output has a mask (a timestep per sample that later layers
+    // skip) when the input has one or not; forward then sets pass.output_mask. Masking and
+    // Embedding(mask_zero) make one, Dense on sequences and a recurrent layer with
+    // return_sequences pass theirs on, the others drop it.
+    virtual bool output_masked(bool) const { return false; }
 
     // Weights.
     virtual std::vector<WeightSpec> weight_specs(const Shape& input) const = 0;
@@ -128,6 +133,9 @@ private:
     Tensor owned_;              // the weights of a layer called on its own
     bool in_model_ = false;     // a model's own copy: its options were checked by the model
     std::atomic<std::uint64_t>* model_version_ = nullptr;  // its model's weights version, which set_weights moves on
+
+protected:
+    bool input_masked_ = false;  // set by its model: its batches come with a mask
 };
 
 // What SimpleRNN, LSTM and GRU share: Keras's RNN arguments, and one time loop over the
@@ -169,11 +177,15 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
     Shape compute_output_shape(const Shape& input) const override;
     void check_placement(std::size_t index, const std::string& call) const override;
+    bool output_masked(bool input_masked) const override { return input_masked && return_sequences_; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
+    // A batch with a mask: each row's real steps only, packed (layers/recurrent.hpp).
+    void forward_masked(detail::LayerPass& pass) const;
+    void backward_masked(detail::LayerPass& pass) const;
     std::size_t state_count() const override;
     void check_streamable(const std::string& call) const override;
     std::size_t stream_floats(std::size_t batch) const override;
@@ -326,6 +338,7 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::optional<Activation> output_activation() const override { return activation_; }
+    bool output_masked(bool input_masked) const override { return input_masked; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
@@ -351,11 +364,15 @@ public:
 
     Embedding& input_shape(Shape timesteps);  // (T,): Keras's input_length
     Embedding& name(std::string name);
+    // As Keras: id 0 is padding (input_dim counts it), and its steps are masked for the
+    // layers after.
+    Embedding& mask_zero(bool on);
     using Layer::name;
     using Layer::input_shape;
 
     std::size_t input_dim() const { return input_dim_; }
     std::size_t output_dim() const { return output_dim_; }
+    bool mask_zero() const { return mask_zero_; }
 
     Tensor operator()(const Tensor& ids);
 
@@ -369,18 +386,59 @@ private:
     bool is_sequence(const Shape&) const override { return true; }
     void check_input(TensorView ids, const std::string& call) const override;
     void check_placement(std::size_t index, const std::string& call) const override;
+    bool output_masked(bool) const override { return mask_zero_; }
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     void forward(detail::LayerPass& pass) const override;
     void backward(detail::LayerPass& pass) const override;
+    void check_streamable(const std::string& call) const override;
     std::size_t stream_floats(std::size_t batch) const override;
     void stream_start(detail::StreamPass& pass) const override;
     const float* stream_step(detail::StreamPass& pass, const float* input) const noexcept override;
     void write_config(detail::ConfigWriter& config) const override;
 
     std::size_t input_dim_, output_dim_;
+    bool mask_zero_ = false;
+};
+
+// Keras's Masking: a timestep whose features all equal mask_value (default 0) is masked for
+// the layers after (a recurrent layer skips it); the output is the input with masked steps
+// zeroed. Sequences only, (T, D) per sample, and only as a model's first layer.
+class Masking final : public Layer {
+public:
+    explicit Masking(float mask_value = 0.0f);
+
+    Masking& input_shape(Shape timesteps_features);
+    Masking& name(std::string name);
+    using Layer::name;
+    using Layer::input_shape;
+
+    float mask_value() const { return mask_value_; }
+
+    const char* type_name() const override { return "Masking"; }
+    std::unique_ptr<Layer> clone() const override;
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
+    void check_placement(std::size_t index, const std::string& call) const override;
+    bool output_masked(bool) const override { return true; }
+    Shape compute_output_shape(const Shape& input) const override { return input; }
+    std::vector<WeightSpec> weight_specs(const Shape&) const override { return {}; }
+    void initialize(float*, std::mt19937_64&) const override {}
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
+    void forward(detail::LayerPass& pass) const override;
+    void backward(detail::LayerPass& pass) const override;
+    void check_streamable(const std::string& call) const override;
+    std::size_t stream_floats(std::size_t) const override { return 0; }
+    void stream_start(detail::StreamPass&) const override {}
+    const float* stream_step(detail::StreamPass&, const float* input) const noexcept override { return input; }
+    void write_config(detail::ConfigWriter& config) const override;
+
+    float mask_value_;
 };
 
 }  // namespace recur

@@ -107,6 +107,7 @@ void Dense::forward(detail::LayerPass& pass) const {
     detail::dense_forward(pass.workspace, pass.input, w, use_bias_ ? w + in * units_ : nullptr,
                           rows_of(input_shape(), pass.batch, pass.timesteps), in, units_, activation_);
     pass.output = pass.workspace;
+    pass.output_mask = pass.mask;  // each step a row of its own: the same steps are real
 }
 
 void Dense::backward(detail::LayerPass& pass) const {

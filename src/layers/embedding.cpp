@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "config.hpp"
@@ -21,6 +22,11 @@ Embedding& Embedding::input_shape(Shape timesteps) {
     return *this;
 }
 Embedding& Embedding::name(std::string name) { set_name(std::move(name)); return *this; }
+Embedding& Embedding::mask_zero(bool on) {
+    check_configurable("mask_zero");
+    mask_zero_ = on;
+    return *this;
+}
 
 std::unique_ptr<Layer> Embedding::clone() const { return std::make_unique<Embedding>(*this); }
 
@@ -51,8 +57,10 @@ void Embedding::initialize(float* weights, std::mt19937_64& generator) const {
     detail::uniform(weights, input_dim_ * output_dim_, -0.05f, 0.05f, generator);
 }
 
+// The vectors, then (mask_zero) the mask.
 std::size_t Embedding::workspace_floats(std::size_t batch, std::size_t timesteps) const {
-    return detail::mul(timesteps, batch, output_dim_);
+    const std::size_t rows = detail::mul(timesteps, batch);
+    return detail::add(detail::mul(rows, output_dim_), mask_zero_ ? detail::mask_floats(rows) : 0);
 }
 
 void Embedding::forward(detail::LayerPass& pass) const {
@@ -61,6 +69,11 @@ void Embedding::forward(detail::LayerPass& pass) const {
         std::memcpy(pass.workspace + r * output_dim_, pass.weights + static_cast<std::size_t>(pass.input[r]) * output_dim_,
                     output_dim_ * sizeof(float));
     pass.output = pass.workspace;
+    if (mask_zero_) {
+        auto* mask = reinterpret_cast<std::uint8_t*>(pass.workspace + rows * output_dim_);
+        for (std::size_t r = 0; r < rows; ++r) mask[r] = pass.input[r] != 0.0f;
+        pass.output_mask = mask;
+    }
 }
 
 // Each row's gradient is added to its id's vector, rows in order: deterministic. The ids
@@ -84,6 +97,12 @@ void Embedding::stream_start(detail::StreamPass& pass) const {
     std::copy_n(pass.weights, input_dim_ * output_dim_, pass.buffer);
 }
 
+void Embedding::check_streamable(const std::string& call) const {
+    if (mask_zero_)
+        throw Error(call + ": layer '" + name() + "' has mask_zero on; a stream runs every step it is given, so "
+                           "leave padding out of the stream instead");
+}
+
 // One id per sequence, checked (Layer::check_input) before the step.
 const float* Embedding::stream_step(detail::StreamPass& pass, const float* ids) const noexcept {
     float* out = pass.buffer + detail::round_up(input_dim_ * output_dim_, 16);
@@ -96,10 +115,12 @@ const float* Embedding::stream_step(detail::StreamPass& pass, const float* ids) 
 void Embedding::write_config(detail::ConfigWriter& config) const {
     config.set("input_dim", input_dim_);
     config.set("output_dim", output_dim_);
+    config.set("mask_zero", mask_zero_);
 }
 
 std::unique_ptr<Layer> Embedding::from_config(const detail::ConfigReader& c) {
     return Embedding(c.count("input_dim", 1, detail::kMaxDimension), c.count("output_dim", 1, detail::kMaxDimension))
+        .mask_zero(c.has("mask_zero") && c.boolean("mask_zero"))
         .clone();
 }
 

@@ -91,9 +91,9 @@ public:
     // dU_h = (r h_prev)^T dhh.
     void weight_gradients(const RecurrentGradients& g, const RecurrentBuffers& b, const float* x,
                           const RecurrentDims& d) const override {
-        const std::size_t rows = d.timesteps * d.batch, D = d.features, U = d.units;
+        const std::size_t rows = d.rows(), D = d.features, U = d.units;
         weight_gradient({{g.kernel, x, D, D}, {g.bias, nullptr, 0, 1}}, 3 * U, b.gates, 3 * U, rows, 3 * U, b.slab);
-        weight_gradient({{g.recurrent_kernel, b.hs, U, U}}, 3 * U, b.gates, 3 * U, rows, 2 * U, b.slab);
+        weight_gradient({{g.recurrent_kernel, b.h_prev, U, U}}, 3 * U, b.gates, 3 * U, rows, 2 * U, b.slab);
         weight_gradient({{g.recurrent_kernel + 2 * U, b.kept, U, U}}, 3 * U, b.gates + 2 * U, 3 * U, rows, U, b.slab);
     }
 };

@@ -4,6 +4,7 @@
 // and a model file reach a layer's private hooks.
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,10 +23,17 @@ struct LayerPass {
     float* workspace = nullptr;      // workspace_floats(batch, timesteps) floats, kept from forward to backward
     const float* output = nullptr;   // set by forward
     std::array<const float*, 2> states{};  // set by forward of a recurrent layer: h (and c), batch x units
+    // Keras's mask, T x batch bytes in time order: 1 for a real step, 0 for one to skip;
+    // null when the input has none. forward sets output_mask (see Layer::output_masked).
+    const std::uint8_t* mask = nullptr;
+    const std::uint8_t* output_mask = nullptr;
     float* output_grad = nullptr;    // backward: d loss / d output; the layer may overwrite it
     bool output_grad_past_activation = false;  // output_grad is d loss / d activation input
     float* input_grad = nullptr;     // backward: d loss / d input goes here; null if unneeded
 };
+
+// Floats that hold a mask of `steps` bytes in a float workspace.
+inline std::size_t mask_floats(std::size_t steps) { return steps / sizeof(float) + 1; }
 
 // One layer of a stream: the floats it keeps (stream_floats(batch)), laid out by stream_start.
 struct StreamPass {
@@ -69,6 +77,11 @@ struct LayerAccess {
         layer.check_placement(index, call);
     }
     static std::optional<Activation> output_activation(const Layer& layer) { return layer.output_activation(); }
+    // Tells a layer whether its batches come with a mask; returns whether its output has one.
+    static bool set_input_masked(Layer& layer, bool masked) {
+        layer.input_masked_ = masked;
+        return layer.output_masked(masked);
+    }
     // Points the layer at its slice of a model's parameter buffer (the values are the
     // caller's) and at the model's weights version.
     static void bind(Layer& layer, float* weights, std::atomic<std::uint64_t>* version) {

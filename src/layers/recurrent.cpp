@@ -31,14 +31,14 @@ void Cell::pack(float* packed, const float* recurrent_kernel, std::size_t units,
 
 void Cell::weight_gradients(const RecurrentGradients& g, const RecurrentBuffers& b, const float* x,
                             const RecurrentDims& d) const {
-    const std::size_t rows = d.timesteps * d.batch, D = d.features, U = d.units, width = gates() * U;
+    const std::size_t rows = d.rows(), D = d.features, U = d.units, width = gates() * U;
     if (!recurrent_side_kept()) {
-        weight_gradient({{g.kernel, x, D, D}, {g.recurrent_kernel, b.hs, U, U}, {g.bias, nullptr, 0, 1}}, width,
+        weight_gradient({{g.kernel, x, D, D}, {g.recurrent_kernel, b.h_prev, U, U}, {g.bias, nullptr, 0, 1}}, width,
                         b.gates, width, rows, width, b.slab);
         return;
     }
     weight_gradient({{g.kernel, x, D, D}, {g.bias, nullptr, 0, 1}}, width, b.gates, width, rows, width, b.slab);
-    weight_gradient({{g.recurrent_kernel, b.hs, U, U}, {g.recurrent_bias, nullptr, 0, 1}}, width, b.kept,
+    weight_gradient({{g.recurrent_kernel, b.h_prev, U, U}, {g.recurrent_bias, nullptr, 0, 1}}, width, b.kept,
                     kept_floats(U), rows, width, b.slab);
 }
 
@@ -82,6 +82,7 @@ RecurrentBuffers recurrent_layout(float* p, const Cell& cell, const RecurrentDim
     };
     RecurrentBuffers b{};
     b.hs = take(s.hs);
+    b.h_prev = b.hs;
     b.cs = take(s.cs);
     b.gates = take(s.gates);
     b.kept = take(s.kept);
@@ -97,48 +98,65 @@ RecurrentBuffers recurrent_layout(float* p, const Cell& cell, const RecurrentDim
 
 namespace {
 
-// Step 0 of rows [r0, r0 + rows); moving on a step adds one step's strides to each buffer
-// (next(), prev()), which is all the time loop does between a cell's calls.
+// One piece of the batch, rows [r0, r0 + rows), as the cell sees it at step k: seek(k)
+// points every buffer at the piece's rows of that step, of which count(k) still run.
 class PieceSteps {
 public:
     PieceSteps(const Cell& cell, const RecurrentBuffers& b, const RecurrentDims& d, const RecurrentWeights& w,
                CellActivations acts, std::size_t r0, std::size_t rows)
-        : width_(cell.gates() * d.units), kept_width_(cell.kept_floats(d.units)), state_(d.batch * d.units) {
-        const std::size_t U = d.units;
-        step_.rows = rows;
-        step_.units = U;
+        : b_(b), d_(d), r0_(r0), end_(r0 + rows), width_(cell.gates() * d.units), kept_width_(cell.kept_floats(d.units)) {
+        step_.units = d.units;
         step_.activation = acts.activation;
         step_.recurrent_activation = acts.recurrent_activation;
-        step_.gates = b.gates + r0 * width_;
-        step_.kept = b.kept ? b.kept + r0 * kept_width_ : nullptr;
-        step_.h_prev = b.hs + r0 * U;
-        step_.h = b.hs + state_ + r0 * U;
-        step_.c_prev = b.cs ? b.cs + r0 * U : nullptr;
-        step_.c = b.cs ? b.cs + state_ + r0 * U : nullptr;
         step_.packed = b.recurrent_packed;
         step_.recurrent_bias = w.recurrent_bias;
-        step_.carry = b.carry ? b.carry + r0 * U : nullptr;
-        step_.scratch = b.scratch ? b.scratch + r0 * U : nullptr;
-        gates_stride_ = d.batch * width_;
-        kept_stride_ = d.batch * kept_width_;
+        step_.carry = b.carry ? b.carry + r0 * d.units : nullptr;
+        step_.scratch = b.scratch ? b.scratch + r0 * d.units : nullptr;
     }
     CellStep& step() { return step_; }
-    // To step t (from step 0).
-    void seek(std::size_t t) { move(static_cast<std::ptrdiff_t>(t)); }
-    void next() { move(1); }
-    void prev() { move(-1); }
+    // The piece's rows that run at step k (sorted longest first, they are its first ones).
+    std::size_t count(std::size_t k) const {
+        const std::size_t active = d_.rows_at(k);
+        return active > r0_ ? std::min(active, end_) - r0_ : 0;
+    }
+    void seek(std::size_t k) {
+        const std::size_t U = d_.units, row = d_.first_row(k) + r0_;
+        step_.rows = count(k);
+        step_.gates = b_.gates + row * width_;
+        step_.kept = b_.kept ? b_.kept + row * kept_width_ : nullptr;
+        step_.h_prev = b_.hs + (d_.state_row(k) + r0_) * U;
+        step_.h = b_.hs + (d_.state_row(k + 1) + r0_) * U;
+        step_.c_prev = b_.cs ? b_.cs + (d_.state_row(k) + r0_) * U : nullptr;
+        step_.c = b_.cs ? b_.cs + (d_.state_row(k + 1) + r0_) * U : nullptr;
+    }
+    // Step k + 1's gates and kept floats for the same rows.
+    const float* gates_next(std::size_t k) const { return b_.gates + (d_.first_row(k + 1) + r0_) * width_; }
+    const float* kept_next(std::size_t k) const {
+        return b_.kept ? b_.kept + (d_.first_row(k + 1) + r0_) * kept_width_ : nullptr;
+    }
+    // The same step for the piece's rows [first, first + rows) only.
+    CellStep rows(std::size_t first, std::size_t rows) const {
+        CellStep s = step_;
+        const std::size_t U = d_.units;
+        s.rows = rows;
+        s.gates += first * width_;
+        if (s.kept) s.kept += first * kept_width_;
+        s.h_prev += first * U;
+        s.h += first * U;
+        if (s.c) s.c_prev += first * U, s.c += first * U;
+        if (s.carry) s.carry += first * U;
+        if (s.scratch) s.scratch += first * U;
+        if (s.dh) s.dh += first * U;
+        if (s.gates_next) s.gates_next += first * width_;
+        if (s.kept_next) s.kept_next += first * kept_width_;
+        return s;
+    }
 
 private:
-    void move(std::ptrdiff_t by) {
-        step_.gates += by * static_cast<std::ptrdiff_t>(gates_stride_);
-        if (step_.kept) step_.kept += by * static_cast<std::ptrdiff_t>(kept_stride_);
-        const std::ptrdiff_t states = by * static_cast<std::ptrdiff_t>(state_);
-        step_.h_prev += states;
-        step_.h += states;
-        if (step_.c) step_.c_prev += states, step_.c += states;
-    }
+    const RecurrentBuffers& b_;
+    const RecurrentDims& d_;
     CellStep step_{};
-    std::size_t width_, kept_width_, state_, gates_stride_ = 0, kept_stride_ = 0;
+    std::size_t r0_, end_, width_, kept_width_;
 };
 
 }  // namespace
@@ -147,15 +165,15 @@ void recurrent_forward(const Cell& cell, const RecurrentBuffers& b, const float*
                        const RecurrentDims& d, CellActivations acts) {
     const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = d.units, width = cell.gates() * U;
     pack_weights(b.kernel_packed, w.kernel, D, width, width, false);
-    rows_times_matrix(b.gates, x, b.kernel_packed, w.bias, T * B, D, width);
-    if (cell.forward_loop(b, d, w, acts.activation)) return;
+    rows_times_matrix(b.gates, x, b.kernel_packed, w.bias, d.rows(), D, width);
+    if (!d.active && cell.forward_loop(b, d, w, acts.activation)) return;
     cell.pack(b.recurrent_packed, w.recurrent_kernel, U, false);
-    for_each_piece(B, batch_piece(B, U * width, num_threads()), double(T) * B * U * width,
+    for_each_piece(B, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
                    [&](std::size_t r0, std::size_t rows) {
                        PieceSteps piece(cell, b, d, w, acts, r0, rows);
-                       for (std::size_t t = 0; t < T; ++t) {
+                       for (std::size_t k = 0; k < T && piece.count(k) > 0; ++k) {
+                           piece.seek(k);
                            cell.forward_step(piece.step());
-                           if (t + 1 < T) piece.next();
                        }
                    });
 }
@@ -164,28 +182,38 @@ void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float
                         const RecurrentGradients& g, const float* dh, bool dh_every_step, float* dx,
                         const RecurrentDims& d, CellActivations acts) {
     const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = d.units, width = cell.gates() * U;
-    const std::size_t kept = cell.kept_floats(U), state = B * U;
-    if (!cell.backward_loop(b, d, w, dh, dh_every_step, acts.activation)) {
+    if (d.active || !cell.backward_loop(b, d, w, dh, dh_every_step, acts.activation)) {
         cell.pack(b.recurrent_packed, w.recurrent_kernel, U, true);
-        for_each_piece(B, batch_piece(B, U * width, num_threads()), double(T) * B * U * width,
+        for_each_piece(B, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
                        [&](std::size_t r0, std::size_t rows) {
                            PieceSteps piece(cell, b, d, w, acts, r0, rows);
                            CellStep& s = piece.step();
                            if (s.carry) std::fill_n(s.carry, rows * U, 0.0f);
-                           piece.seek(T - 1);
-                           for (std::size_t t = T; t-- > 0;) {
-                               s.dh = dh_every_step ? dh + t * state + r0 * U : t + 1 == T ? dh + r0 * U : nullptr;
-                               s.gates_next = t + 1 < T ? s.gates + B * width : nullptr;
-                               s.kept_next = t + 1 < T && s.kept ? s.kept + B * kept : nullptr;
-                               cell.backward_step(s);
-                               if (t > 0) piece.prev();
+                           for (std::size_t k = T; k-- > 0;) {
+                               if (piece.count(k) == 0) continue;
+                               piece.seek(k);
+                               // The rows going on to step k + 1 take its gradients back; the
+                               // others end here, and take the gradient of their final state.
+                               const std::size_t going_on = k + 1 < T ? piece.count(k + 1) : 0, n = s.rows;
+                               s.dh = dh_every_step ? dh + (d.first_row(k) + r0) * U : nullptr;
+                               s.gates_next = going_on ? piece.gates_next(k) : nullptr;
+                               s.kept_next = going_on ? piece.kept_next(k) : nullptr;
+                               if (going_on) cell.backward_step(piece.rows(0, going_on));
+                               if (going_on == n) continue;
+                               CellStep ending = piece.rows(going_on, n - going_on);
+                               ending.gates_next = ending.kept_next = nullptr;
+                               if (!dh_every_step) ending.dh = dh + (r0 + going_on) * U;
+                               cell.backward_step(ending);
                            }
                        });
     }
+    if (d.active)  // H_prev row for row with the gates, for the weight gradients' one product
+        for (std::size_t k = 0; k < T; ++k)
+            std::copy_n(b.hs + d.state_row(k) * U, d.rows_at(k) * U, b.h_prev + d.first_row(k) * U);
     cell.weight_gradients(g, b, x, d);
     if (dx) {
         pack_weights(b.kernel_packed, w.kernel, width, D, width, true);
-        rows_times_matrix(dx, b.gates, b.kernel_packed, nullptr, T * B, width, D);
+        rows_times_matrix(dx, b.gates, b.kernel_packed, nullptr, d.rows(), width, D);
     }
 }
 
@@ -279,11 +307,190 @@ detail::CellActivations acts_of(Activation activation, Activation recurrent) {
 }
 }  // namespace
 
+// ---- masked batches: each row's real steps only, packed ----
+
+namespace {
+
+// What a masked pass keeps beside the scan's buffers: the packing (see RecurrentDims) and the
+// way from the padded batch to the packed rows and back.
+struct Packing {
+    std::size_t* order;    // B: packed row j is row order[j] of the batch (longest sequence first)
+    std::size_t* lengths;  // B: real steps of packed row j
+    std::size_t* active;   // T: rows at packed step k
+    std::size_t* offsets;  // T + 1
+    std::size_t* times;    // T B: the time in x of each packed row
+    float* x;              // T B D: the input's real steps packed; backward: their gradients
+    float* h_prev;         // T B U: the scan's H_prev rows
+    float* dh;             // T B U (return_sequences) or B U: the output gradients packed
+    float* output;         // T B U (return_sequences) or B U: h at each step as Keras gives it
+    float* h_final;        // B U: final states, in batch order
+    float* c_final;
+};
+
+constexpr std::size_t kFloatsPerIndex = sizeof(std::size_t) / sizeof(float);
+
+template <class Visit>
+std::size_t packing_regions(float* base, std::size_t B, std::size_t T, std::size_t D, std::size_t U, Visit visit) {
+    using detail::add;
+    using detail::mul;
+    const std::size_t indices[] = {B, B, T, add(T, 1), mul(T, B)};
+    const std::size_t floats[] = {mul(T, B, D), mul(T, B, U), mul(T, B, U), mul(T, B, U), mul(B, U), mul(B, U)};
+    std::size_t offset = 0;
+    for (std::size_t i = 0; i < std::size(indices); ++i) {
+        visit(i, base ? base + offset : nullptr);
+        offset = add(offset, detail::round_up(mul(indices[i], kFloatsPerIndex), 16));
+    }
+    for (std::size_t i = 0; i < std::size(floats); ++i) {
+        visit(std::size(indices) + i, base ? base + offset : nullptr);
+        offset = add(offset, detail::round_up(floats[i], 16));
+    }
+    return offset;
+}
+
+Packing packing_layout(float* base, std::size_t B, std::size_t T, std::size_t D, std::size_t U) {
+    Packing p{};
+    std::size_t** indices[] = {&p.order, &p.lengths, &p.active, &p.offsets, &p.times};
+    float** floats[] = {&p.x, &p.h_prev, &p.dh, &p.output, &p.h_final, &p.c_final};
+    packing_regions(base, B, T, D, U, [&](std::size_t i, float* region) {
+        if (i < std::size(indices)) *indices[i] = reinterpret_cast<std::size_t*>(region);
+        else *floats[i - std::size(indices)] = region;
+    });
+    return p;
+}
+
+// Calls visit(p, t) for row b's steps in processing order (p the position, t the time in x).
+template <class Visit>
+void each_step(std::size_t T, bool backwards, Visit visit) {
+    for (std::size_t p = 0; p < T; ++p) visit(p, backwards ? T - 1 - p : p);
+}
+
+// Lays out the packing from the mask; returns the longest sequence's length.
+std::size_t plan(const Packing& p, const std::uint8_t* mask, std::size_t B, std::size_t T, bool backwards) {
+    for (std::size_t b = 0; b < B; ++b) {
+        p.order[b] = b;
+        p.lengths[b] = 0;
+        for (std::size_t t = 0; t < T; ++t) p.lengths[b] += mask[t * B + b];
+    }
+    std::stable_sort(p.order, p.order + B, [&](std::size_t a, std::size_t b) { return p.lengths[a] > p.lengths[b]; });
+    for (std::size_t j = 0; j < B; ++j) p.times[j] = p.lengths[p.order[j]];  // times is free until below
+    std::copy_n(p.times, B, p.lengths);
+    const std::size_t steps = B ? p.lengths[0] : 0;
+    p.offsets[0] = 0;
+    for (std::size_t k = 0, rows = B; k < steps; ++k) {
+        while (rows > 0 && p.lengths[rows - 1] <= k) --rows;
+        p.active[k] = rows;
+        p.offsets[k + 1] = p.offsets[k] + rows;
+    }
+    for (std::size_t j = 0; j < B; ++j) {
+        std::size_t k = 0;
+        each_step(T, backwards, [&](std::size_t, std::size_t t) {
+            if (mask[t * B + p.order[j]]) p.times[p.offsets[k++] + j] = t;
+        });
+    }
+    return steps;
+}
+
+}  // namespace
+
 std::size_t Recurrent::workspace_floats(std::size_t batch, std::size_t timesteps) const {
-    return detail::recurrent_workspace_floats(cell(), dims_of(*this, batch, timesteps, units_), go_backwards_);
+    const detail::RecurrentDims d = dims_of(*this, batch, timesteps, units_);
+    const std::size_t scan = detail::recurrent_workspace_floats(cell(), d, go_backwards_);
+    if (!input_masked_) return scan;
+    return detail::add(detail::round_up(scan, 16),
+                       packing_regions(nullptr, batch, timesteps, d.features, units_, [](std::size_t, float*) {}));
+}
+
+void Recurrent::forward_masked(detail::LayerPass& pass) const {
+    detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
+    const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = units_, width = cell().gates() * U;
+    const detail::Cell& c = cell();
+    detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);
+    const Packing p = packing_layout(pass.workspace + detail::round_up(detail::recurrent_workspace_floats(c, d, go_backwards_), 16),
+                                     B, T, D, U);
+    const std::uint8_t* mask = pass.mask;
+    d.timesteps = plan(p, mask, B, T, go_backwards_);
+    d.active = p.active;
+    d.offsets = p.offsets;
+    for (std::size_t k = 0; k < d.timesteps; ++k)
+        for (std::size_t j = 0; j < p.active[k]; ++j)
+            std::copy_n(pass.input + (p.times[p.offsets[k] + j] * B + p.order[j]) * D, D, p.x + (p.offsets[k] + j) * D);
+    std::fill_n(b.hs, B * U, 0.0f);
+    if (b.cs) std::fill_n(b.cs, B * U, 0.0f);
+    if (d.timesteps > 0)
+        detail::recurrent_forward(c, b, p.x, views(pass.weights, D, U, width, use_bias_, c.recurrent_bias()), d,
+                                  acts_of(activation_, recurrent_activation_));
+    // As Keras: a masked step's output is the output of the last real step before it (zeros
+    // before the first); the final state is the last real step's.
+    auto after = [&](const float* states, std::size_t k, std::size_t j) { return states + (d.state_row(k + 1) + j) * U; };
+    std::fill_n(p.h_final, B * U, 0.0f);
+    std::fill_n(p.c_final, B * U, 0.0f);
+    for (std::size_t j = 0; j < B; ++j) {
+        const std::size_t row = p.order[j], length = p.lengths[j];
+        if (length > 0) {
+            std::copy_n(after(b.hs, length - 1, j), U, p.h_final + row * U);
+            if (b.cs) std::copy_n(after(b.cs, length - 1, j), U, p.c_final + row * U);
+        }
+        if (!return_sequences_) continue;
+        std::size_t k = 0;
+        each_step(T, go_backwards_, [&](std::size_t position, std::size_t t) {
+            if (mask[t * B + row]) ++k;
+            float* out = p.output + (position * B + row) * U;
+            if (k > 0) std::copy_n(after(b.hs, k - 1, j), U, out);
+            else std::fill_n(out, U, 0.0f);
+        });
+    }
+    pass.output = return_sequences_ ? p.output : p.h_final;
+    pass.output_mask = return_sequences_ ? mask : nullptr;
+    pass.states = {p.h_final, b.cs ? p.c_final : nullptr};
+}
+
+void Recurrent::backward_masked(detail::LayerPass& pass) const {
+    detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
+    const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = units_, width = cell().gates() * U;
+    const detail::Cell& c = cell();
+    detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);
+    const Packing p = packing_layout(pass.workspace + detail::round_up(detail::recurrent_workspace_floats(c, d, go_backwards_), 16),
+                                     B, T, D, U);
+    const std::uint8_t* mask = pass.mask;
+    d.timesteps = B ? p.lengths[0] : 0;
+    d.active = p.active;
+    d.offsets = p.offsets;
+    b.h_prev = p.h_prev;
+    // Each output's gradient goes to the step whose h it is: a masked step's to the last real
+    // step before it (none before the first: the initial state is no weight).
+    const float* dy = pass.output_grad;
+    if (return_sequences_) {
+        std::fill_n(p.dh, d.rows() * U, 0.0f);
+        for (std::size_t j = 0; j < B; ++j) {
+            std::size_t k = 0;
+            each_step(T, go_backwards_, [&](std::size_t position, std::size_t t) {
+                if (mask[t * B + p.order[j]]) ++k;
+                if (k == 0) return;
+                float* to = p.dh + (p.offsets[k - 1] + j) * U;
+                const float* from = dy + (position * B + p.order[j]) * U;
+                for (std::size_t u = 0; u < U; ++u) to[u] += from[u];
+            });
+        }
+    } else {
+        for (std::size_t j = 0; j < B; ++j) std::copy_n(dy + p.order[j] * U, U, p.dh + j * U);
+    }
+    if (d.timesteps == 0) {  // every step masked: the output is the initial state, whatever the weights
+        std::fill_n(pass.grads, count_params(), 0.0f);
+    } else {
+        detail::recurrent_backward(c, b, p.x, views(pass.weights, D, U, width, use_bias_, c.recurrent_bias()),
+                                   views(pass.grads, D, U, width, use_bias_, c.recurrent_bias()), p.dh,
+                                   return_sequences_, pass.input_grad ? p.x : nullptr, d,
+                                   acts_of(activation_, recurrent_activation_));
+    }
+    if (!pass.input_grad) return;
+    std::fill_n(pass.input_grad, T * B * D, 0.0f);
+    for (std::size_t k = 0; k < d.timesteps; ++k)
+        for (std::size_t j = 0; j < p.active[k]; ++j)
+            std::copy_n(p.x + (p.offsets[k] + j) * D, D, pass.input_grad + (p.times[p.offsets[k] + j] * B + p.order[j]) * D);
 }
 
 void Recurrent::forward(detail::LayerPass& pass) const {
+    if (pass.mask) return forward_masked(pass);
     const detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
     const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = cell().gates() * U;
     const detail::Cell& c = cell();
@@ -302,6 +509,7 @@ void Recurrent::forward(detail::LayerPass& pass) const {
 }
 
 void Recurrent::backward(detail::LayerPass& pass) const {
+    if (pass.mask) return backward_masked(pass);
     const detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
     const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = cell().gates() * U;
     const detail::Cell& c = cell();

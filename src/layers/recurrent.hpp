@@ -19,8 +19,22 @@
 
 namespace recur::detail {
 
+// With a mask, the scan runs packed sequences (PyTorch's packed-sequence layout): each row's
+// real steps only, rows sorted longest first, so that the rows still running at step k are
+// the first active[k], and step k's rows follow step k - 1's in every per-row buffer. Without
+// one, every step runs all rows: active[k] = batch, offsets[k] = k batch.
 struct RecurrentDims {
-    std::size_t batch, timesteps, features, units;
+    std::size_t batch, timesteps, features, units;  // timesteps: the longest sequence's, with a mask
+    const std::size_t* active = nullptr;   // rows at step k; null: all
+    const std::size_t* offsets = nullptr;  // step k's first row among all steps' (timesteps + 1 of them)
+
+    std::size_t rows_at(std::size_t k) const { return active ? active[k] : batch; }
+    std::size_t first_row(std::size_t k) const { return offsets ? offsets[k] : k * batch; }
+    // Rows over all steps: the rows of the input projection and the weight gradients.
+    std::size_t rows() const { return first_row(timesteps); }
+    // Where the state before step k starts in hs (and cs): the initial state, then each
+    // step's output rows.
+    std::size_t state_row(std::size_t k) const { return k == 0 ? 0 : batch + first_row(k - 1); }
 };
 
 // A recurrent layer's weights (or gradients), as views into its slice of the flat buffer.
@@ -57,6 +71,9 @@ struct CellStep {
 // The buffers of one pass, laid out in the layer's workspace by recurrent_layout.
 struct RecurrentBuffers {
     float* hs;
+    // The state before each row's step, row for row with the gates (the weight gradients'
+    // H_prev): hs itself, or with a mask a copy in packed order that the scan makes.
+    float* h_prev;
     float* cs;          // null without a cell state
     float* gates;
     float* kept;        // null when the cell keeps nothing else

@@ -22,6 +22,7 @@ constexpr LayerKind kLayerKinds[] = {
     {"GRU", &LayerAccess::from_config<GRU>},
     {"Dense", &LayerAccess::from_config<Dense>},
     {"Embedding", &LayerAccess::from_config<Embedding>},
+    {"Masking", &LayerAccess::from_config<Masking>},
 };
 
 }  // namespace

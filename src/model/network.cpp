@@ -21,6 +21,8 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
     input_shape = layers.front()->input_shape();
     output_shape = layers.back()->output_shape();
     sequence_input = LayerAccess::input_is_sequence(*layers.front());
+    for (Layer* layer : layers) output_masked = LayerAccess::set_input_masked(*layer, output_masked);
+    output_masked = output_masked && output_shape.rank() == 2;
 }
 
 Shape resolve(const Shape& shape, std::size_t timesteps) {
@@ -38,7 +40,7 @@ std::size_t lines(std::size_t floats) { return round_up(floats, 16); }
 
 void Workspace::reserve(const Network& net, std::size_t batch, std::size_t steps, const std::string& call) {
     const std::size_t in = sample_floats(net.input_shape, steps), out = sample_floats(net.output_shape, steps);
-    std::size_t needed = add(lines(mul(batch, in)), mul(3, lines(mul(batch, out))));
+    std::size_t needed = add(lines(mul(batch, in)), mul(net.output_masked ? 6 : 3, lines(mul(batch, out))));
     for (Layer* layer : net.layers)
         needed = add(needed, lines(LayerAccess::workspace_floats(*layer, batch, steps)),
                      lines(mul(batch, sample_floats(layer->output_shape(), steps))));
@@ -62,6 +64,8 @@ void Workspace::reserve(const Network& net, std::size_t batch, std::size_t steps
     y_true = take(batch * out);
     d_pred = take(batch * out);
     y_sequence = take(batch * out);
+    real_rows = net.output_masked ? take(3 * lines(batch * out)) : nullptr;
+    output_mask = nullptr;
     passes.resize(net.layers.size());
     for (std::size_t l = 0; l < net.layers.size(); ++l) {
         passes[l] = LayerPass{};
@@ -107,9 +111,12 @@ const float* forward(const Network& net, Workspace& ws, const float* weights, st
         pass.timesteps = ws.timesteps;
         pass.weights = weights + net.offsets[l];
         pass.input = activations;
+        pass.mask = l > 0 ? ws.passes[l - 1].output_mask : nullptr;
+        pass.output_mask = nullptr;
         LayerAccess::forward(*net.layers[l], pass);
         activations = pass.output;
     }
+    ws.output_mask = net.output_masked ? ws.passes.back().output_mask : nullptr;
     if (net.output_shape.rank() == 2) {
         to_batch_major(ws.y_sequence, activations, batch, ws.timesteps, net.output_shape[1]);
         activations = ws.y_sequence;

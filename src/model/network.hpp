@@ -22,6 +22,7 @@ struct Network {
     std::size_t param_count = 0;
     Shape input_shape, output_shape;  // per sample; a sequence's time axis may be None
     bool sequence_input = false;      // samples are sequences, read time-major
+    bool output_masked = false;       // the output comes with a mask (a sequence with masked steps)
 
     explicit Network(std::vector<Layer*> chain);
 
@@ -48,6 +49,11 @@ public:
     const float* y_pred = nullptr; // the output, batch-major (set by forward)
     float* d_pred = nullptr;       // d loss / d output, batch-major
     float* y_sequence = nullptr;   // a sequence output put back in batch-major order
+    // The output's mask (set by forward; time-major, T x batch), null without one; and room
+    // for a masked loss's real rows, gathered.
+    const std::uint8_t* output_mask = nullptr;
+    float* real_rows = nullptr;
+    std::size_t real_count = 0;  // rows gathered there
     std::vector<LayerPass> passes;
 
 private:

@@ -139,11 +139,40 @@ bool Sequential::Impl::loss_fuses_output_activation() const {
     return fused && LayerAccess::output_activation(*layers.back()) == fused;
 }
 
-float Sequential::Impl::loss_value(const detail::Workspace& ws, const float* y_pred, float* grad,
-                                   std::size_t batch) const {
+float Sequential::Impl::loss_value(detail::Workspace& ws, const float* y_pred, float* grad, std::size_t batch) const {
     const std::size_t rows = output_rows(batch, ws.timesteps), features = network->output_shape.back();
-    return loss_fuses_output_activation() ? loss->compute_fused(y_pred, ws.y_true, grad, rows, features)
-                                          : loss->compute(y_pred, ws.y_true, grad, rows, features);
+    const bool fused = loss_fuses_output_activation();
+    if (!ws.output_mask)
+        return fused ? loss->compute_fused(y_pred, ws.y_true, grad, rows, features)
+                     : loss->compute(y_pred, ws.y_true, grad, rows, features);
+    // Sequence outputs with a mask: row b T + t is step t of sample b, its mask at t B + b.
+    const std::size_t T = ws.timesteps, targets = loss->target_features(features);
+    float* pred = ws.real_rows;
+    float* truth = pred + rows * features;
+    float* real_grad = truth + rows * features;
+    std::size_t n = 0;
+    for (std::size_t r = 0; r < rows; ++r)
+        if (ws.output_mask[(r % T) * batch + r / T]) {
+            std::copy_n(y_pred + r * features, features, pred + n * features);
+            std::copy_n(ws.y_true + r * targets, targets, truth + n * targets);
+            ++n;
+        }
+    ws.real_count = n;
+    const float value = n == 0 ? 0.0f  // as Keras: a batch without a real step adds nothing
+                        : fused ? loss->compute_fused(pred, truth, grad ? real_grad : nullptr, n, features)
+                                : loss->compute(pred, truth, grad ? real_grad : nullptr, n, features);
+    if (grad) {
+        std::fill_n(grad, rows * features, 0.0f);
+        for (std::size_t r = 0, i = 0; r < rows; ++r)
+            if (ws.output_mask[(r % T) * batch + r / T]) std::copy_n(real_grad + i++ * features, features, grad + r * features);
+    }
+    return value;
+}
+
+Sequential::Impl::Scored Sequential::Impl::scored_rows(const detail::Workspace& ws, std::size_t batch) const {
+    if (!ws.output_mask) return {ws.y_pred, ws.y_true, output_rows(batch, ws.timesteps)};
+    const std::size_t floats = output_rows(batch, ws.timesteps) * network->output_shape.back();
+    return {ws.real_rows, ws.real_rows + floats, ws.real_count};
 }
 
 namespace {
@@ -193,18 +222,21 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
     const std::size_t timesteps = n.timesteps(x.shape().drop_front());
     ws.reserve(n, std::min(batch_size, rows.size()), timesteps, call);
     std::vector<double> sums(1 + metrics.size(), 0.0);
+    std::size_t scored = 0;  // the rows the metrics were computed on
     for (std::size_t start = 0; start < rows.size(); start += batch_size) {
         const auto part = rows.subspan(start, std::min(batch_size, rows.size() - start));
         detail::gather_time_major(ws, x, part);
         detail::gather_rows(ws.y_true, y, part);
         const float* y_pred = detail::forward(n, ws, params.data(), part.size());
         sums[0] += double(loss_value(ws, y_pred, nullptr, part.size())) * part.size();
+        const Scored s = scored_rows(ws, part.size());
         for (std::size_t m = 0; m < metrics.size(); ++m)
-            sums[1 + m] += metrics[m].sum(y_pred, ws.y_true, output_rows(part.size(), timesteps), n.output_shape.back());
+            sums[1 + m] += metrics[m].sum(s.y_pred, s.y_true, s.rows, n.output_shape.back());
+        scored += s.rows;
     }
     std::vector<float> means{static_cast<float>(sums[0] / rows.size())};
     for (std::size_t m = 0; m < metrics.size(); ++m)
-        means.push_back(static_cast<float>(sums[1 + m] / output_rows(rows.size(), timesteps)));
+        means.push_back(scored ? static_cast<float>(sums[1 + m] / scored) : 0.0f);
     return means;
 }
 
@@ -366,6 +398,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
         const std::vector<std::string> names = metrics_names();
         detail::Progress progress(std::cout, options.verbose(), options.epochs(), steps, names);
         std::vector<double> sums(names.size());  // loss weighted by batch size, then metric sums over rows
+        std::size_t scored = 0;                  // the rows the metrics were computed on this epoch
         std::vector<float> means(names.size());
         History history;
         // Epochs initial_epoch + 1 .. epochs, counted from 1 as Keras prints them.
@@ -377,6 +410,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 std::shuffle(train_rows.begin(), train_rows.end(), m.generator);
             }
             std::fill(sums.begin(), sums.end(), 0.0);
+            scored = 0;
             for (std::size_t step = 0; step < steps; ++step) {
                 const std::size_t start = step * batch, count = std::min(batch, n_train - start);
                 const std::span<const std::size_t> rows(train_rows.data() + start, count);
@@ -392,12 +426,13 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                     return history;
                 }
                 sums[0] += double(result.loss) * count;
+                const Impl::Scored s = m.scored_rows(m.train_ws, count);
                 for (std::size_t i = 0; i < m.metrics.size(); ++i)
-                    sums[1 + i] += m.metrics[i].sum(m.train_ws.y_pred, m.train_ws.y_true, m.output_rows(count, timesteps),
-                                                    m.network->output_shape.back());
+                    sums[1 + i] += m.metrics[i].sum(s.y_pred, s.y_true, s.rows, m.network->output_shape.back());
+                scored += s.rows;
                 means[0] = static_cast<float>(sums[0] / (start + count));
                 for (std::size_t i = 1; i < names.size(); ++i)
-                    means[i] = static_cast<float>(sums[i] / m.output_rows(start + count, timesteps));
+                    means[i] = scored ? static_cast<float>(sums[i] / scored) : 0.0f;
                 progress.step_done(step + 1, means);
             }
             history.loss.push_back(means[0]);

@@ -63,8 +63,17 @@ struct Sequential::Impl {
     std::size_t output_rows(std::size_t batch, std::size_t timesteps) const;
     // Whether the loss folds the last layer's activation into its gradient.
     bool loss_fuses_output_activation() const;
-    // The loss of the batch in ws (its targets against y_pred); its gradient into grad when not null.
-    float loss_value(const detail::Workspace& ws, const float* y_pred, float* grad, std::size_t batch) const;
+    // The loss of the batch in ws (its targets against y_pred); its gradient into grad when not
+    // null. With a mask on the output, masked steps count in neither the sum nor the mean:
+    // the real rows are gathered into ws.real_rows first.
+    float loss_value(detail::Workspace& ws, const float* y_pred, float* grad, std::size_t batch) const;
+    // The rows the loss scored (all, or the real ones gathered), for the metrics.
+    struct Scored {
+        const float* y_pred;
+        const float* y_true;
+        std::size_t rows;
+    };
+    Scored scored_rows(const detail::Workspace& ws, std::size_t batch) const;
 
     // One optimizer step on the batch already gathered into ws. When the loss, a gradient
     // or the update is not finite, the weights and the optimizer are left as they were and

@@ -78,7 +78,7 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
          "the architecture: unknown key \"time_major\"; expected only \"layers\", \"name\""},
         {"an unknown activation", [](json& m) { layer(m, 0)["activation"] = "gelu"; }, "got \"gelu\""},
         {"softmax in the recurrence", [](json& m) { layer(m, 0)["activation"] = "softmax"; }, "got \"softmax\""},
-        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, got \"Conv1D\""},
+        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, Masking, got \"Conv1D\""},
         {"a layer that is not an object", [](json& m) { layer(m, 0) = "SimpleRNN"; }, "layer 0: expected a JSON object, got string"},
         {"an empty layer name", [](json& m) { layer(m, 0)["name"] = ""; }, "expected a non-empty UTF-8 name without '/'"},
         {"a layer name with a slash", [](json& m) { layer(m, 0)["name"] = "rnn/kernel"; }, "got \"rnn/kernel\""},
@@ -106,6 +106,23 @@ TEST_CASE("an Embedding anywhere but first, and hostile Embedding sizes, are ref
         {"a negative input_dim", [](json& m) { layer(m, 0)["input_dim"] = -5; }, "expected \"input_dim\" to be a whole number from 1 to 1099511627776, got -5"},
         {"an output_dim too large for the file", [](json& m) { layer(m, 0)["output_dim"] = 1 << 20; }, "the architecture needs"},
         {"the Embedding second", [](json& m) { std::swap(layer(m, 0), layer(m, 1)); }, "can only be the first layer"},
+        {"mask_zero as a number", [](json& m) { layer(m, 0)["mask_zero"] = 1; }, "expected \"mask_zero\" to be true or false, got 1"},
+    });
+}
+
+TEST_CASE("a Masking layer anywhere but first, or with a mask value that is no finite number, is refused") {
+    Sequential model;
+    model.add(recur::Masking(-1.0f).name("mask").input_shape({recur::None, 2}));
+    model.add(recur::LSTM(2).name("lstm"));
+    check_cases(model, false, {
+        {"a mask value as text", [](json& m) { layer(m, 0)["mask_value"] = "0"; }, "expected \"mask_value\" to be a number, got \"0\""},
+        {"a mask value beyond float", [](json& m) { layer(m, 0)["mask_value"] = 1e300; }, "expected \"mask_value\" to be a finite float"},
+        {"no mask value", [](json& m) { layer(m, 0).erase("mask_value"); }, "expected a value for \"mask_value\""},
+        {"Masking second", [](json& m) {
+             layer(m, 1) = layer(m, 0);
+             layer(m, 1)["name"] = "mask2";
+         },
+         "layer 'mask2' (Masking) reads the mask from the model's input, so it can only be the first layer"},
     });
 }
 
