@@ -252,6 +252,44 @@ BENCHMARK(PredictLSTM)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseReal
 BENCHMARK(TrainStepGRU)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(PredictGRU)->DenseRange(0, 4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// ---- padding: a masked batch whose lengths spread evenly over 1..T against the same batch unpadded ----
+// B 64, T 100, D 32, H 128, O 1. Arguments: the cell (0 SimpleRNN, 1 LSTM, 2 GRU) and whether
+// the batch is masked (Masking first, sample b holding 1 + b (T - 1) / (B - 1) real steps and
+// zeros after) or every sample runs all T steps (no Masking layer).
+void MaskedTrainStep(benchmark::State& state) {
+    constexpr std::size_t B = 64, T = 100, D = 32, H = 128;
+    const Cell cell = static_cast<Cell>(state.range(0));
+    const bool masked = state.range(1) != 0;
+    state.SetLabel(std::string(cell == Cell::lstm ? "LSTM" : cell == Cell::gru ? "GRU" : "SimpleRNN") +
+                   (masked ? " masked, lengths 1..T" : " all T steps"));
+    recur::manual_seed(1);
+    recur::Sequential model;
+    if (masked) model.add(recur::Masking().input_shape({T, D}));
+    const recur::Shape input{T, D};
+    if (cell == Cell::lstm) model.add(recur::LSTM(H).input_shape(input));
+    else if (cell == Cell::gru) model.add(recur::GRU(H).input_shape(input));
+    else model.add(recur::SimpleRNN(H).input_shape(input));
+    model.add(recur::Dense(1));
+    model.compile(recur::Adam(), recur::MSE());
+    recur::Tensor x({B, T, D}), y({B, 1});
+    const auto xs = random_vector(x.size(), 5), ys = random_vector(y.size(), 6);
+    std::copy(xs.begin(), xs.end(), x.data());
+    std::copy(ys.begin(), ys.end(), y.data());
+    std::size_t real_steps = B * T;
+    if (masked) {
+        real_steps = 0;
+        for (std::size_t b = 0; b < B; ++b) {
+            const std::size_t length = 1 + b * (T - 1) / (B - 1);
+            real_steps += length;
+            std::fill(x.data() + (b * T + length) * D, x.data() + (b + 1) * T * D, 0.0f);
+        }
+    }
+    model.train_on_batch(x, y);
+    for (auto _ : state) benchmark::DoNotOptimize(model.train_on_batch(x, y));
+    state.counters["real_steps"] = static_cast<double>(real_steps);
+}
+BENCHMARK(MaskedTrainStep)->ArgsProduct({{0, 1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // The seed notebook's whole fit: 50 epochs of one batch of 10.
 void SeedFit50Epochs(benchmark::State& state) {
     std::vector<float> series;

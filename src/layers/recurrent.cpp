@@ -159,6 +159,24 @@ private:
     std::size_t r0_, end_, width_, kept_width_;
 };
 
+// Calls f(r0, rows) for pieces of the batch on the threads: `piece` rows each, or with a mask
+// as many pieces holding about equal numbers of real steps (the rows run longest first, so
+// pieces of equal rows would give the first thread most of the work).
+template <class F>
+void for_each_row_piece(const RecurrentDims& d, std::size_t piece, double work, F&& f) {
+    if (!d.active) return for_each_piece(d.batch, piece, work, f);
+    const std::size_t pieces = std::min((d.batch + piece - 1) / piece, num_threads()), total = d.rows();
+    auto start = [&](std::size_t p) {  // the first row after p / pieces of the real steps
+        std::size_t row = 0;
+        for (std::size_t before = 0; row < d.batch && before * pieces < p * total; ++row) before += d.lengths[row];
+        return p == pieces ? d.batch : row;
+    };
+    for_each_piece(pieces, 1, work, [&](std::size_t p0, std::size_t count) {
+        for (std::size_t p = p0; p < p0 + count; ++p)
+            if (const std::size_t r0 = start(p), r1 = start(p + 1); r1 > r0) f(r0, r1 - r0);
+    });
+}
+
 }  // namespace
 
 void recurrent_forward(const Cell& cell, const RecurrentBuffers& b, const float* x, const RecurrentWeights& w,
@@ -168,7 +186,7 @@ void recurrent_forward(const Cell& cell, const RecurrentBuffers& b, const float*
     rows_times_matrix(b.gates, x, b.kernel_packed, w.bias, d.rows(), D, width);
     if (!d.active && cell.forward_loop(b, d, w, acts.activation)) return;
     cell.pack(b.recurrent_packed, w.recurrent_kernel, U, false);
-    for_each_piece(B, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
+    for_each_row_piece(d, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
                    [&](std::size_t r0, std::size_t rows) {
                        PieceSteps piece(cell, b, d, w, acts, r0, rows);
                        for (std::size_t k = 0; k < T && piece.count(k) > 0; ++k) {
@@ -184,7 +202,7 @@ void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float
     const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = d.units, width = cell.gates() * U;
     if (d.active || !cell.backward_loop(b, d, w, dh, dh_every_step, acts.activation)) {
         cell.pack(b.recurrent_packed, w.recurrent_kernel, U, true);
-        for_each_piece(B, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
+        for_each_row_piece(d, batch_piece(B, U * width, num_threads()), double(d.rows()) * U * width,
                        [&](std::size_t r0, std::size_t rows) {
                            PieceSteps piece(cell, b, d, w, acts, r0, rows);
                            CellStep& s = piece.step();
@@ -208,8 +226,10 @@ void recurrent_backward(const Cell& cell, const RecurrentBuffers& b, const float
                        });
     }
     if (d.active)  // H_prev row for row with the gates, for the weight gradients' one product
-        for (std::size_t k = 0; k < T; ++k)
-            std::copy_n(b.hs + d.state_row(k) * U, d.rows_at(k) * U, b.h_prev + d.first_row(k) * U);
+        for_each_piece(T, 1, double(d.rows()) * U * kWorkPerFloatMoved, [&](std::size_t k0, std::size_t steps) {
+            for (std::size_t k = k0; k < k0 + steps; ++k)
+                std::copy_n(b.hs + d.state_row(k) * U, d.rows_at(k) * U, b.h_prev + d.first_row(k) * U);
+        });
     cell.weight_gradients(g, b, x, d);
     if (dx) {
         pack_weights(b.kernel_packed, w.kernel, width, D, width, true);
@@ -411,6 +431,7 @@ void Recurrent::forward_masked(detail::LayerPass& pass) const {
     d.timesteps = plan(p, mask, B, T, go_backwards_);
     d.active = p.active;
     d.offsets = p.offsets;
+    d.lengths = p.lengths;
     for (std::size_t k = 0; k < d.timesteps; ++k)
         for (std::size_t j = 0; j < p.active[k]; ++j)
             std::copy_n(pass.input + (p.times[p.offsets[k] + j] * B + p.order[j]) * D, D, p.x + (p.offsets[k] + j) * D);
@@ -455,6 +476,7 @@ void Recurrent::backward_masked(detail::LayerPass& pass) const {
     d.timesteps = B ? p.lengths[0] : 0;
     d.active = p.active;
     d.offsets = p.offsets;
+    d.lengths = p.lengths;
     b.h_prev = p.h_prev;
     // Each output's gradient goes to the step whose h it is: a masked step's to the last real
     // step before it (none before the first: the initial state is no weight).

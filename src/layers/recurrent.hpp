@@ -27,6 +27,7 @@ struct RecurrentDims {
     std::size_t batch, timesteps, features, units;  // timesteps: the longest sequence's, with a mask
     const std::size_t* active = nullptr;   // rows at step k; null: all
     const std::size_t* offsets = nullptr;  // step k's first row among all steps' (timesteps + 1 of them)
+    const std::size_t* lengths = nullptr;  // steps of each row
 
     std::size_t rows_at(std::size_t k) const { return active ? active[k] : batch; }
     std::size_t first_row(std::size_t k) const { return offsets ? offsets[k] : k * batch; }

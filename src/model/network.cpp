@@ -133,11 +133,14 @@ void backward(const Network& net, Workspace& ws, const float* weights, float* gr
         to_time_major(last.output_grad, ws.d_pred, batch, ws.timesteps, net.output_shape[1]);
     else
         std::copy_n(ws.d_pred, batch * net.output_shape[0], last.output_grad);
-    for (std::size_t l = net.layers.size(); l-- > 0;) {
+    // Layers before the first with weights (a Masking layer) need no gradients at all.
+    std::size_t first = 0;
+    while (first + 1 < net.layers.size() && net.offsets[first + 1] == 0) ++first;
+    for (std::size_t l = net.layers.size(); l-- > first;) {
         LayerPass& pass = ws.passes[l];
         pass.weights = weights + net.offsets[l];
         pass.grads = grads + net.offsets[l];
-        pass.input_grad = l > 0 ? ws.passes[l - 1].output_grad : nullptr;
+        pass.input_grad = l > first ? ws.passes[l - 1].output_grad : nullptr;
         LayerAccess::backward(*net.layers[l], pass);
     }
 }
