@@ -333,13 +333,29 @@ CELL_CONFIGS = [
     (3, 5, 10, [("gru_before", 129, False, False)], 1, "mse"),
 ]
 
+# Masked batches (Keras's Masking(0) before the stack): the same fields, then the real steps
+# of each sample, trailing padding after them ("lengths", PyTorch's pack_padded_sequence), or
+# "holes": masked steps anywhere. x is zero on every masked step. A layer with go_backwards and
+# return_sequences is not followed by another here: Keras passes the mask on unreversed.
+MASKED_CONFIGS = [
+    (6, 8, 3, [("lstm", 7, False, False)], 2, "mse", [8, 1, 5, 3, 8, 2]),
+    (6, 8, 3, [("gru", 7, False, True)], 2, "mse", [8, 1, 5, 3, 8, 2]),
+    (5, 9, 4, [("lstm", 6, True, False), ("gru", 5, True, False)], 3, "mse", [9, 4, 1, 7, 2]),
+    (5, 9, 4, [("gru", 6, True, False), ("lstm", 5, False, True)], 4, "sparse_softmax", [2, 9, 6, 3, 5]),
+    (64, 12, 4, [("gru", 16, False, False)], 1, "mse", [1 + (i * 11) // 63 for i in range(64)]),
+    (4, 7, 3, [("gru_before", 7, True, False)], 3, "mse", [7, 2, 5, 1]),
+    (4, 10, 3, [("lstm", 6, True, False), ("gru", 5, False, False)], 2, "mse", "holes"),
+    (3, 10, 2, [("gru_before", 5, True, True)], 2, "mse", "holes"),
+]
+
 GATES = {"lstm": 4, "gru": 3, "gru_before": 3}
 
 
 def cell_config_name(cfg):
-    b, t, d, layers, o, loss = cfg
+    b, t, d, layers, o, loss, *masking = cfg
     stack = "_".join(f"{cell}{u}{'s' if seq else ''}{'b' if bwd else ''}" for cell, u, seq, bwd in layers)
-    return f"{stack}_b{b}_t{t}_d{d}_o{o}" + ("" if loss == "mse" else f"_{loss}")
+    return (f"{stack}_b{b}_t{t}_d{d}_o{o}" + ("" if loss == "mse" else f"_{loss}") +
+            ("" if not masking else "_holes" if masking == ["holes"] else "_masked"))
 
 
 def layer_weights(gen, cell, d, u):
@@ -384,14 +400,16 @@ def module_grads(cell, m):
             "bias": torch.stack([swap_zr(m.bias_ih_l0.grad, u), swap_zr(m.bias_hh_l0.grad, u)])}
 
 
-def formula_scan(cell, w, x):
-    """One layer over x (B,T,D) written out with Keras's formulas (differentiable in w and x)."""
+def formula_scan(cell, w, x, mask=None):
+    """One layer over x (B,T,D) written out with Keras's formulas (differentiable in w and x).
+    With a mask (B,T) of 0/1, a masked step keeps the state (and so outputs the last one)."""
     b, t, _ = x.shape
     u = w["recurrent_kernel"].shape[0]
     h = torch.zeros(b, u)
     c = torch.zeros(b, u)
     outs = []
     for step in range(t):
+        h_before, c_before = h, c
         a = x[:, step] @ w["kernel"]
         if cell == "lstm":
             z = a + h @ w["recurrent_kernel"] + w["bias"]
@@ -412,17 +430,23 @@ def formula_scan(cell, w, x):
             r = torch.sigmoid(a[:, u:2 * u] + h @ ur)
             hh = torch.tanh(a[:, 2 * u:] + (r * h) @ uh)
             h = z * h + (1 - z) * hh
+        if mask is not None:
+            m = mask[:, step:step + 1]
+            h = m * h + (1 - m) * h_before
+            c = m * c + (1 - m) * c_before
         outs.append(h)
     return torch.stack(outs, 1)
 
 
-def numpy_scan(cell, w, x):
+def numpy_scan(cell, w, x, mask=None):
     """formula_scan again, in float64 NumPy: an implementation that shares no code with torch."""
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))
     b, t, _ = x.shape
     u = w["recurrent_kernel"].shape[0]
     h, c, outs = np.zeros((b, u)), np.zeros((b, u)), []
     for step in range(t):
+        real = np.ones((b, 1), bool) if mask is None else mask[:, step:step + 1] > 0
+        h_before, c_before = h, c
         a = x[:, step] @ w["kernel"]
         if cell == "lstm":
             z = a + h @ w["recurrent_kernel"] + w["bias"]
@@ -436,18 +460,22 @@ def numpy_scan(cell, w, x):
             a, rk = a + w["bias"], w["recurrent_kernel"]
             z, r = sig(a[:, :u] + h @ rk[:, :u]), sig(a[:, u:2 * u] + h @ rk[:, u:2 * u])
             h = z * h + (1 - z) * np.tanh(a[:, 2 * u:] + (r * h) @ rk[:, 2 * u:])
+        h, c = np.where(real, h, h_before), np.where(real, c, c_before)
         outs.append(h)
     return np.stack(outs, 1)
 
 
-def check_against_numpy(layers, names, values, x):
+def check_against_numpy(layers, names, values, x, mask=None):
     """The stack's Dense pre-activations by formula_scan (torch) and by numpy_scan agree."""
     h_torch, h_numpy = x, x.numpy()
+    m_numpy = None if mask is None else mask.numpy()
     with torch.no_grad():
         for name, (cell, _, seq, bwd) in zip(names, layers):
             w = {key: values[f"{name}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
-            out_torch = formula_scan(cell, w, h_torch.flip(1) if bwd else h_torch)
-            out_numpy = numpy_scan(cell, {k: v.numpy() for k, v in w.items()}, h_numpy[:, ::-1] if bwd else h_numpy)
+            out_torch = formula_scan(cell, w, h_torch.flip(1) if bwd else h_torch,
+                                     None if mask is None else (mask.flip(1) if bwd else mask))
+            out_numpy = numpy_scan(cell, {k: v.numpy() for k, v in w.items()}, h_numpy[:, ::-1] if bwd else h_numpy,
+                                   None if m_numpy is None else (m_numpy[:, ::-1] if bwd else m_numpy))
             h_torch = out_torch if seq else out_torch[:, -1]
             h_numpy = out_numpy if seq else out_numpy[:, -1]
         z_torch = (h_torch @ values["dense/kernel"] + values["dense/bias"]).numpy()
@@ -455,23 +483,44 @@ def check_against_numpy(layers, names, values, x):
     assert np.allclose(z_torch, z_numpy, rtol=0, atol=1e-12), np.abs(z_torch - z_numpy).max()
 
 
-def stack_loss_and_grads(layers, names, values, x, y, head, use_modules):
+def packed_run(module, cell, h, lengths, backwards):
+    """The module over each sample's first lengths[b] steps (reversed within them for
+    go_backwards) as PyTorch's packed sequences; the outputs padded with zeros, and h_n."""
+    pack = torch.nn.utils.rnn
+    if backwards:
+        h = torch.stack([torch.cat([row[:n].flip(0), row[n:]]) for row, n in zip(h, lengths)])
+    out, state = module(pack.pack_padded_sequence(h, torch.tensor(lengths), batch_first=True, enforce_sorted=False))
+    out, _ = pack.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+    return out, (state[0] if cell == "lstm" else state)[-1]
+
+
+def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=None, lengths=None):
     """Output, loss and every Keras-layout gradient of the stack at `values`: through
-    torch.nn's modules where they exist (use_modules), else through the written-out formulas."""
+    torch.nn's modules where they exist (use_modules; with a mask, as packed sequences), else
+    through the written-out formulas. A masked sequence output is scored on its real steps only."""
     leaves = {k: v.clone().requires_grad_(True) for k, v in values.items()}
     modules = {}
     h = x
     for name, (cell, _, seq, bwd) in zip(names, layers):
         w = {key: leaves[f"{name}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
-        hin = h.flip(1) if bwd else h
         if use_modules and cell != "gru_before":
             modules[name] = make_module(cell, w)
-            out, _ = modules[name](hin)
+            if lengths is None:
+                out, _ = modules[name](h.flip(1) if bwd else h)
+                h = out if seq else out[:, -1]
+            else:  # masked steps give zeros here: they never reach the loss
+                out, last = packed_run(modules[name], cell, h, lengths, bwd)
+                h = out if seq else last
         else:
-            out = formula_scan(cell, w, hin)
-        h = out if seq else out[:, -1]
+            out = formula_scan(cell, w, h.flip(1) if bwd else h, None if mask is None else (mask.flip(1) if bwd else mask))
+            h = out if seq else out[:, -1]
     z = h @ leaves["dense/kernel"] + leaves["dense/bias"]
-    output, loss = head.output_and_loss(z, y)
+    if mask is not None and layers[-1][2]:
+        real = mask > 0
+        output, _ = head.output_and_loss(z, y)
+        _, loss = head.output_and_loss(z[real], y[real])
+    else:
+        output, loss = head.output_and_loss(z, y)
     loss.backward()
     grads = {k: v.grad.clone() for k, v in leaves.items() if v.grad is not None}
     for name, m in modules.items():
@@ -480,7 +529,7 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules):
 
 
 def build_cell_fixture(cfg, seed):
-    b, t, d, layers, o, loss_kind = cfg
+    b, t, d, layers, o, loss_kind, *masking = cfg
     gen = torch.Generator().manual_seed(seed)
     names, counts = [], {}
     for cell, *_ in layers:
@@ -495,6 +544,14 @@ def build_cell_fixture(cfg, seed):
     flat["dense/kernel"] = uniform(gen, (features, o), bound)
     flat["dense/bias"] = uniform(gen, (o,), bound)
     x = torch.randn((b, t, d), generator=gen)
+    mask = lengths = None
+    if masking == ["holes"]:
+        mask = (torch.rand((b, t), generator=gen) < 0.7).to(x.dtype)
+    elif masking:
+        lengths = masking[0]
+        mask = torch.tensor([[1.0 if step < n else 0.0 for step in range(t)] for n in lengths])
+    if mask is not None:
+        x = x * mask[:, :, None]  # Masking(0) finds the masked steps by their zeros
     out_shape = (b, t, o) if layers[-1][2] else (b, o)
     if loss_kind.startswith("sparse"):
         y = torch.randint(0, o, out_shape[:-1], generator=gen).to(x.dtype)
@@ -507,16 +564,19 @@ def build_cell_fixture(cfg, seed):
     head = Model(1, 1, 1, "tanh", False, False, loss_kind)  # its output_and_loss
 
     def grads_at(values):
-        by_modules = stack_loss_and_grads(layers, names, values, x, y, head, use_modules=True)
-        by_formulas = stack_loss_and_grads(layers, names, values, x, y, head, use_modules=False)
+        by_formulas = stack_loss_and_grads(layers, names, values, x, y, head, False, mask)
+        if masking == ["holes"]:  # PyTorch's packed sequences cannot hold holes
+            return by_formulas
+        by_modules = stack_loss_and_grads(layers, names, values, x, y, head, True, mask, lengths)
         # The written-out formulas (gru_before's only reference) reproduce torch.nn's modules.
         assert torch.allclose(by_modules[1], by_formulas[1], rtol=0, atol=1e-12)
         for k in values:
             assert torch.allclose(by_modules[2][k], by_formulas[2][k], rtol=1e-9, atol=1e-12), k
-        return by_modules
+        # The output as Keras gives it (a masked step repeats the last real output): the formulas'.
+        return by_formulas
 
     output, loss, grads = grads_at(flat)
-    check_against_numpy(layers, names, flat, x)
+    check_against_numpy(layers, names, flat, x, mask)
     w = {k: v.clone() for k, v in flat.items()}
     m = {k: torch.zeros_like(v) for k, v in w.items()}
     v2 = {k: torch.zeros_like(t) for k, t in w.items()}
@@ -545,6 +605,8 @@ def build_cell_fixture(cfg, seed):
         "learning_rate": repr(LEARNING_RATE), "beta_1": repr(BETA_1), "beta_2": repr(BETA_2),
         "epsilon": repr(EPSILON), "adam_steps": str(ADAM_STEPS), "generator": f"torch {torch.__version__}",
     }
+    if mask is not None:
+        metadata["masking"] = "true"
     return tensors, metadata
 
 
@@ -586,7 +648,7 @@ def main():
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")
-    for index, cfg in enumerate(CELL_CONFIGS):
+    for index, cfg in enumerate(CELL_CONFIGS + MASKED_CONFIGS):
         name = cell_config_name(cfg)
         tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 1000 + index)
         path = args.out / f"{name}.safetensors"

@@ -35,11 +35,24 @@ public:
     // the fused path fit takes; else the plain one.
     float loss(std::vector<float>* grads = nullptr) {
         const float* y_pred = recur::detail::forward(net_, ws_, weights_, batch_);
-        const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * ws_.timesteps : batch_;
+        const std::size_t F = net_.output_shape.back(), T = ws_.timesteps;
+        const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * T : batch_;
         const auto* dense = dynamic_cast<const recur::Dense*>(net_.layers.back());
         const bool fused = dense && loss_.fused_activation() == dense->activation();
-        const float value = fused ? loss_.compute_fused(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back())
-                                  : loss_.compute(y_pred, ws_.y_true, ws_.d_pred, rows, net_.output_shape.back());
+        // With a mask on a sequence output, only the real steps are scored (row b T + t, mask t B + b).
+        std::vector<std::size_t> scored;
+        for (std::size_t r = 0; r < rows; ++r)
+            if (!ws_.output_mask || ws_.output_mask[(r % T) * batch_ + r / T]) scored.push_back(r);
+        const std::size_t targets = loss_.target_features(F);
+        std::vector<float> pred(scored.size() * F), truth(scored.size() * targets), grad(scored.size() * F);
+        for (std::size_t i = 0; i < scored.size(); ++i) {
+            std::copy_n(y_pred + scored[i] * F, F, pred.data() + i * F);
+            std::copy_n(ws_.y_true + scored[i] * targets, targets, truth.data() + i * targets);
+        }
+        const float value = fused ? loss_.compute_fused(pred.data(), truth.data(), grad.data(), scored.size(), F)
+                                  : loss_.compute(pred.data(), truth.data(), grad.data(), scored.size(), F);
+        std::fill_n(ws_.d_pred, rows * F, 0.0f);
+        for (std::size_t i = 0; i < scored.size(); ++i) std::copy_n(grad.data() + i * F, F, ws_.d_pred + scored[i] * F);
         if (grads) {
             grads->assign(net_.param_count, 0.0f);
             recur::detail::backward(net_, ws_, weights_, grads->data(), batch_, fused);
