@@ -96,6 +96,8 @@ private:
     virtual void check_placement(std::size_t, const std::string&) const {}
     // The activation of the output, which a loss may fold into its gradient (a softmax head).
     virtual std::optional<Activation> output_activation() const { return std::nullopt; }
+    // Called once the input shape is set (a wrapper passes it to the layers it holds).
+    virtual void input_shape_set(const std::string&) {}
     // Keras's masks: whether the output has a mask (a timestep per sample that later layers
     // skip) when the input has one or not; forward then sets pass.output_mask. Masking and
     // Embedding(mask_zero) make one, Dense on sequences and a recurrent layer with
@@ -195,6 +197,7 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
 
     const char* type_;
+    friend class Bidirectional;  // makes its backward copy with go_backwards turned
 };
 
 // Chained setters that return the concrete recurrent layer: LSTM(32).return_sequences(true).
@@ -309,6 +312,55 @@ private:
     const detail::Cell& cell() const override;
     void write_cell_config(detail::ConfigWriter& config) const override;
     bool reset_after_ = true;
+};
+
+// Keras's Bidirectional: a recurrent layer run forwards and a copy of it run backwards
+// (go_backwards turned), their outputs merged: "concat" (the default: forward's units, then
+// backward's), "sum", "mul" or "ave". With return_sequences the backward outputs are put back
+// in time order first; with a mask each sequence's backward run starts at its last real step.
+// Weights: the forward layer's, then the backward layer's, named forward_<layer>/kernel, ...
+// (Keras's get_weights order). It needs whole sequences, so a stream refuses it.
+class Bidirectional final : public Layer {
+public:
+    explicit Bidirectional(const Recurrent& layer);
+    Bidirectional(const Bidirectional& other);
+
+    Bidirectional& merge_mode(std::string_view mode);
+    Bidirectional& input_shape(Shape timesteps_features);
+    Bidirectional& name(std::string name);
+    using Layer::input_shape;
+    using Layer::name;
+
+    const std::string& merge_mode() const { return merge_mode_; }
+    const Recurrent& forward_layer() const { return *forward_; }
+    const Recurrent& backward_layer() const { return *backward_; }
+
+    Tensor operator()(const Tensor& x);
+
+    const char* type_name() const override { return "Bidirectional"; }
+    std::unique_ptr<Layer> clone() const override;
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
+    void input_shape_set(const std::string& call) override;
+    bool output_masked(bool input_masked) const override;
+    Shape compute_output_shape(const Shape& input) const override;
+    std::vector<WeightSpec> weight_specs(const Shape& input) const override;
+    void initialize(float* weights, std::mt19937_64& generator) const override;
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
+    void forward(detail::LayerPass& pass) const override;
+    void backward(detail::LayerPass& pass) const override;
+    void check_streamable(const std::string& call) const override;
+    std::size_t stream_floats(std::size_t) const override { return 0; }
+    void stream_start(detail::StreamPass&) const override {}
+    const float* stream_step(detail::StreamPass&, const float* input) const noexcept override { return input; }
+    void write_config(detail::ConfigWriter& config) const override;
+
+    std::string layer_name_;  // the wrapped layer's own: forward_<it>, backward_<it>
+    std::unique_ptr<Recurrent> forward_, backward_;
+    std::string merge_mode_ = "concat";
 };
 
 // Densely-connected layer on the last axis: y = activation(x W + b), for (N, D) or (N, T, D).

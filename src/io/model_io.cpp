@@ -161,7 +161,7 @@ Sequential load_model(const std::string& path) {
             model_name = a.string("name");
             const json& list = a.list("layers");
             if (list.empty()) throw Error("the architecture: expected a non-empty list of \"layers\"");
-            for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(detail::layer_from_config(list[i], i));
+            for (std::size_t i = 0; i < list.size(); ++i) layers.push_back(detail::layer_from_config(list[i], "layer " + std::to_string(i)));
             a.check_all_read();
             if (meta.contains("compile")) compile = detail::parse_json(meta.at("compile"), "the compile settings");
             if (meta.contains("user_metadata")) {

@@ -109,6 +109,7 @@ void Layer::set_input_shape(Shape shape, const std::string& call) {
     if (built() && shape != input_shape_)
         throw Error(call + ": layer '" + name_ + "' is built for " + input_shape_.str() + ", got " + shape.str());
     input_shape_ = std::move(shape);
+    input_shape_set(call);
 }
 
 void Layer::check_input(TensorView x, const std::string& call) const {

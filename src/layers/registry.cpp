@@ -23,6 +23,7 @@ constexpr LayerKind kLayerKinds[] = {
     {"Dense", &LayerAccess::from_config<Dense>},
     {"Embedding", &LayerAccess::from_config<Embedding>},
     {"Masking", &LayerAccess::from_config<Masking>},
+    {"Bidirectional", &LayerAccess::from_config<Bidirectional>},
 };
 
 }  // namespace
@@ -36,8 +37,7 @@ nlohmann::json layer_config(const Layer& layer) {
     return config;
 }
 
-std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, std::size_t index) {
-    const std::string where = "layer " + std::to_string(index);
+std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, const std::string& where) {
     const ConfigReader c(config, where);
     const std::string type = c.string("type");
     // Every layer of a saved model records its input shape, so that its weight count is

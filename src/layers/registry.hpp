@@ -12,7 +12,7 @@ namespace recur::detail {
 nlohmann::json layer_config(const Layer& layer);
 
 // The layer a config describes, every value checked (ConfigReader) before anything is
-// built; `index` names it in messages ("layer 2").
-std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, std::size_t index);
+// built; `where` names it in messages ("layer 2").
+std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, const std::string& where);
 
 }  // namespace recur::detail

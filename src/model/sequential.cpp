@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <iomanip>
 #include <limits>
 #include <numeric>
 #include <sstream>
@@ -321,9 +320,27 @@ void Sequential::summary(std::ostream& to) const {
     const Impl& m = impl("Sequential::summary");
     m.net("Sequential::summary");
     std::ostringstream os;  // formatted here, so that the caller's stream keeps its own flags
-    constexpr int width = 65, first = 29, second = 26, third = 10;
+    constexpr std::size_t width = 65;
+    // As Keras's print_row: columns ending at 29, 55 and 65, two spaces after each but the
+    // last; a field too long for its column goes on over the next lines (after a "),"-like
+    // end where there is one).
     auto row = [&](const std::string& a, const std::string& b, const std::string& c) {
-        os << std::left << std::setw(first) << (" " + a) << std::setw(second) << b << std::setw(third) << c << '\n';
+        constexpr std::size_t ends[] = {29, 55, 65};
+        std::string left[] = {a, b, c};
+        while (!left[0].empty() || !left[1].empty() || !left[2].empty()) {
+            std::string line = " ";
+            for (std::size_t col = 0; col < 3; ++col) {
+                const std::size_t space = col < 2 ? 2 : 0;
+                std::size_t cutoff = ends[col] - (col ? ends[col - 1] : 0) - space;
+                const std::string fit = left[col].substr(0, cutoff);
+                for (const char* end : {"),", "},", "],", "',"})
+                    if (const std::size_t at = fit.find(end); at != std::string::npos) cutoff = std::min(cutoff, at + 2);
+                line += left[col].substr(0, cutoff) + std::string(space, ' ');
+                left[col].erase(0, std::min(cutoff, left[col].size()));
+                if (line.size() < ends[col]) line.resize(ends[col], ' ');
+            }
+            os << line << '\n';
+        }
     };
     auto grouped = [](std::size_t n) {  // 1,290 as Keras prints totals
         std::string digits = std::to_string(n), out;

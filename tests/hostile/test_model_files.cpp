@@ -78,7 +78,7 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
          "the architecture: unknown key \"time_major\"; expected only \"layers\", \"name\""},
         {"an unknown activation", [](json& m) { layer(m, 0)["activation"] = "gelu"; }, "got \"gelu\""},
         {"softmax in the recurrence", [](json& m) { layer(m, 0)["activation"] = "softmax"; }, "got \"softmax\""},
-        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, Masking, got \"Conv1D\""},
+        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, Masking, Bidirectional, got \"Conv1D\""},
         {"a layer that is not an object", [](json& m) { layer(m, 0) = "SimpleRNN"; }, "layer 0: expected a JSON object, got string"},
         {"an empty layer name", [](json& m) { layer(m, 0)["name"] = ""; }, "expected a non-empty UTF-8 name without '/'"},
         {"a layer name with a slash", [](json& m) { layer(m, 0)["name"] = "rnn/kernel"; }, "got \"rnn/kernel\""},
@@ -123,6 +123,21 @@ TEST_CASE("a Masking layer anywhere but first, or with a mask value that is no f
              layer(m, 1)["name"] = "mask2";
          },
          "layer 'mask2' (Masking) reads the mask from the model's input, so it can only be the first layer"},
+    });
+}
+
+TEST_CASE("a Bidirectional layer around something else, or with a hostile merge mode, is refused") {
+    Sequential model;
+    model.add(recur::Bidirectional(recur::GRU(2).name("gru")).name("both").input_shape({4, 3}));
+    model.add(recur::Dense(1).name("head"));
+    check_cases(model, false, {
+        {"a Dense layer inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 1); }, "Bidirectional: expected a recurrent layer (SimpleRNN, LSTM or GRU), got Dense"},
+        {"a Bidirectional inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 0); }, "expected a recurrent layer (SimpleRNN, LSTM or GRU), got Bidirectional"},
+        {"no layer inside", [](json& m) { layer(m, 0).erase("layer"); }, "expected a value for \"layer\""},
+        {"an unknown merge mode", [](json& m) { layer(m, 0)["merge_mode"] = "max"; }, "expected \"concat\", \"sum\", \"mul\" or \"ave\", got \"max\""},
+        {"bad units inside", [](json& m) { layer(m, 0)["layer"]["units"] = -2; }, "the layer in a Bidirectional: expected \"units\" to be a whole number"},
+        {"an unknown key inside", [](json& m) { layer(m, 0)["layer"]["stateful"] = true; }, "the layer in a Bidirectional: unknown key \"stateful\""},
+        {"return_state inside", [](json& m) { layer(m, 0)["layer"]["return_state"] = true; }, "has return_state on"},
     });
 }
 
