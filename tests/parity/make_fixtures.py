@@ -45,10 +45,12 @@ Metadata: batch, timesteps, features, units, activation, return_sequences,
 go_backwards, dense_units, dense_activation, loss, learning_rate, beta_1, beta_2, epsilon,
 adam_steps, generator.
 
-Stacks of LSTM and GRU layers (CELL_CONFIGS) are written the same way, with the layers
+Stacks of LSTM and GRU layers (CELL_CONFIGS; MASKED_CONFIGS after Masking(0); BIDIRECTIONAL_CONFIGS
+with Bidirectional layers) are written the same way, with the layers
 listed as JSON in the metadata key "layers" (each: name, cell, units, return_sequences,
-go_backwards) and their weights under "<name>/kernel", "<name>/recurrent_kernel" and
-"<name>/bias" in Keras's layout:
+go_backwards, and for a Bidirectional layer merge_mode) and their weights under "<name>/kernel",
+"<name>/recurrent_kernel" and "<name>/bias" in Keras's layout (a Bidirectional layer's under
+"<name>/forward_<cell>/..." and "<name>/backward_<cell>/..."; with a mask, metadata "masking"):
   * LSTM: kernel (D,4U), recurrent_kernel (U,4U), bias (4U), gates i, f, c, o (PyTorch's
     order too); computed by torch.nn.LSTM with weight_ih = kernel^T, weight_hh =
     recurrent_kernel^T, bias_ih = bias, bias_hh = 0.
@@ -348,12 +350,29 @@ MASKED_CONFIGS = [
     (3, 10, 2, [("gru_before", 5, True, True)], 2, "mse", "holes"),
 ]
 
+# Bidirectional layers (a fifth field: the merge mode), torch.nn's bidirectional=True modules,
+# plain and masked.
+BIDIRECTIONAL_CONFIGS = [
+    (4, 7, 3, [("lstm", 5, False, False, "concat")], 2, "mse"),
+    (4, 7, 3, [("gru", 5, True, False, "sum")], 3, "mse"),
+    (5, 6, 2, [("gru", 4, True, False, "concat"), ("lstm", 3, False, False, "sum")], 3, "sparse_softmax"),
+    (6, 8, 3, [("lstm", 4, True, False, "concat"), ("gru", 3, False, False, "concat")], 2, "mse", [8, 1, 5, 3, 8, 2]),
+    (5, 9, 2, [("gru", 5, True, False, "sum")], 2, "mse", [9, 4, 1, 7, 2]),
+    (3, 7, 2, [("gru_before", 4, True, False, "concat")], 2, "mse", "holes"),
+]
+
 GATES = {"lstm": 4, "gru": 3, "gru_before": 3}
+
+
+def base_name(cell):
+    """The Keras name a layer of this cell starts from."""
+    return "gru" if cell == "gru_before" else cell
 
 
 def cell_config_name(cfg):
     b, t, d, layers, o, loss, *masking = cfg
-    stack = "_".join(f"{cell}{u}{'s' if seq else ''}{'b' if bwd else ''}" for cell, u, seq, bwd in layers)
+    stack = "_".join(f"{'bi' + merge[0] + '_' if merge else ''}{cell}{u}{'s' if seq else ''}{'b' if bwd else ''}"
+                     for cell, u, seq, bwd, *merge in layers)
     return (f"{stack}_b{b}_t{t}_d{d}_o{o}" + ("" if loss == "mse" else f"_{loss}") +
             ("" if not masking else "_holes" if masking == ["holes"] else "_masked"))
 
@@ -373,31 +392,37 @@ def swap_zr(m, u):
     return torch.cat([m[..., u:2 * u], m[..., :u], m[..., 2 * u:]], -1)
 
 
-def make_module(cell, w):
-    """torch.nn.LSTM or GRU holding the Keras-layout weights w."""
+def make_module(cell, w, w_reverse=None):
+    """torch.nn.LSTM or GRU holding the Keras-layout weights w; with w_reverse, a
+    bidirectional=True one whose reverse direction holds those."""
     d, u = w["kernel"].shape[0], w["recurrent_kernel"].shape[0]
-    m = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(d, u, batch_first=True)
+    m = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(d, u, batch_first=True, bidirectional=w_reverse is not None)
     with torch.no_grad():
-        if cell == "lstm":
-            m.weight_ih_l0.copy_(w["kernel"].T)
-            m.weight_hh_l0.copy_(w["recurrent_kernel"].T)
-            m.bias_ih_l0.copy_(w["bias"])
-            m.bias_hh_l0.zero_()
-        else:
-            m.weight_ih_l0.copy_(swap_zr(w["kernel"], u).T)
-            m.weight_hh_l0.copy_(swap_zr(w["recurrent_kernel"], u).T)
-            m.bias_ih_l0.copy_(swap_zr(w["bias"][0], u))
-            m.bias_hh_l0.copy_(swap_zr(w["bias"][1], u))
+        for suffix, weights in (("", w), ("_reverse", w_reverse)):
+            if weights is None:
+                continue
+            p = {key: getattr(m, f"{key}_l0{suffix}") for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            if cell == "lstm":
+                p["weight_ih"].copy_(weights["kernel"].T)
+                p["weight_hh"].copy_(weights["recurrent_kernel"].T)
+                p["bias_ih"].copy_(weights["bias"])
+                p["bias_hh"].zero_()
+            else:
+                p["weight_ih"].copy_(swap_zr(weights["kernel"], u).T)
+                p["weight_hh"].copy_(swap_zr(weights["recurrent_kernel"], u).T)
+                p["bias_ih"].copy_(swap_zr(weights["bias"][0], u))
+                p["bias_hh"].copy_(swap_zr(weights["bias"][1], u))
     return m
 
 
-def module_grads(cell, m):
-    """A module's weight gradients in Keras's layout."""
+def module_grads(cell, m, suffix=""):
+    """A module's weight gradients in Keras's layout (suffix "_reverse": its reverse direction's)."""
     u = m.hidden_size
+    g = {key: getattr(m, f"{key}_l0{suffix}").grad for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     if cell == "lstm":
-        return {"kernel": m.weight_ih_l0.grad.T, "recurrent_kernel": m.weight_hh_l0.grad.T, "bias": m.bias_ih_l0.grad}
-    return {"kernel": swap_zr(m.weight_ih_l0.grad.T, u), "recurrent_kernel": swap_zr(m.weight_hh_l0.grad.T, u),
-            "bias": torch.stack([swap_zr(m.bias_ih_l0.grad, u), swap_zr(m.bias_hh_l0.grad, u)])}
+        return {"kernel": g["weight_ih"].T, "recurrent_kernel": g["weight_hh"].T, "bias": g["bias_ih"]}
+    return {"kernel": swap_zr(g["weight_ih"].T, u), "recurrent_kernel": swap_zr(g["weight_hh"].T, u),
+            "bias": torch.stack([swap_zr(g["bias_ih"], u), swap_zr(g["bias_hh"], u)])}
 
 
 def formula_scan(cell, w, x, mask=None):
@@ -499,17 +524,42 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
     torch.nn's modules where they exist (use_modules; with a mask, as packed sequences), else
     through the written-out formulas. A masked sequence output is scored on its real steps only."""
     leaves = {k: v.clone().requires_grad_(True) for k, v in values.items()}
-    modules = {}
+    modules = {}  # weight prefix: (cell, module, suffix)
     h = x
-    for name, (cell, _, seq, bwd) in zip(names, layers):
+    for name, (cell, _, seq, bwd, *merge) in zip(names, layers):
+        if merge:  # Bidirectional: forward, and backward put back in time order, merged
+            forward, backward = (f"{name}/{side}_{base_name(cell)}" for side in ("forward", "backward"))
+            wf, wb = ({key: leaves[f"{prefix}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
+                      for prefix in (forward, backward))
+            if use_modules and cell != "gru_before":
+                m = make_module(cell, wf, wb)
+                modules[forward], modules[backward] = (cell, m, ""), (cell, m, "_reverse")
+                u = wf["recurrent_kernel"].shape[0]
+                if lengths is None:
+                    out, _ = m(h)
+                else:  # padded steps give zeros here: they never reach the loss
+                    pack = torch.nn.utils.rnn
+                    out, _ = m(pack.pack_padded_sequence(h, torch.tensor(lengths), batch_first=True, enforce_sorted=False))
+                    out, _ = pack.pad_packed_sequence(out, batch_first=True, total_length=h.shape[1])
+                ends = torch.tensor([t - 1 for t in lengths]) if lengths is not None else torch.full((h.shape[0],), h.shape[1] - 1)
+                f = out[..., :u] if seq else out[torch.arange(h.shape[0]), ends, :u]
+                b_ = out[..., u:] if seq else out[:, 0, u:]
+            else:
+                f = formula_scan(cell, wf, h, mask)
+                b_ = formula_scan(cell, wb, h.flip(1), None if mask is None else mask.flip(1))
+                f, b_ = (f, b_.flip(1)) if seq else (f[:, -1], b_[:, -1])
+            h = {"concat": lambda: torch.cat([f, b_], -1), "sum": lambda: f + b_, "mul": lambda: f * b_,
+                 "ave": lambda: (f + b_) / 2}[merge[0]]()
+            continue
         w = {key: leaves[f"{name}/{key}"] for key in ("kernel", "recurrent_kernel", "bias")}
         if use_modules and cell != "gru_before":
-            modules[name] = make_module(cell, w)
+            module = make_module(cell, w)
+            modules[name] = (cell, module, "")
             if lengths is None:
-                out, _ = modules[name](h.flip(1) if bwd else h)
+                out, _ = module(h.flip(1) if bwd else h)
                 h = out if seq else out[:, -1]
             else:  # masked steps give zeros here: they never reach the loss
-                out, last = packed_run(modules[name], cell, h, lengths, bwd)
+                out, last = packed_run(module, cell, h, lengths, bwd)
                 h = out if seq else last
         else:
             out = formula_scan(cell, w, h.flip(1) if bwd else h, None if mask is None else (mask.flip(1) if bwd else mask))
@@ -523,8 +573,8 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
         output, loss = head.output_and_loss(z, y)
     loss.backward()
     grads = {k: v.grad.clone() for k, v in leaves.items() if v.grad is not None}
-    for name, m in modules.items():
-        grads.update({f"{name}/{key}": g.clone() for key, g in module_grads(layers[names.index(name)][0], m).items()})
+    for name, m in modules.items():  # name: the weights' prefix
+        grads.update({f"{name}/{key}": g.clone() for key, g in module_grads(*m).items()})
     return output.detach(), loss.detach(), grads
 
 
@@ -532,14 +582,16 @@ def build_cell_fixture(cfg, seed):
     b, t, d, layers, o, loss_kind, *masking = cfg
     gen = torch.Generator().manual_seed(seed)
     names, counts = [], {}
-    for cell, *_ in layers:
-        base = "gru" if cell == "gru_before" else cell
+    for cell, *_, merge in (layer + (None,) if len(layer) == 4 else layer for layer in layers):
+        base = "bidirectional" if merge else base_name(cell)
         names.append(base if counts.get(base, 0) == 0 else f"{base}_{counts[base]}")
         counts[base] = counts.get(base, 0) + 1
     flat, features = {}, d
-    for name, (cell, u, _, _) in zip(names, layers):
-        flat.update({f"{name}/{key}": value for key, value in layer_weights(gen, cell, features, u).items()})
-        features = u
+    for name, (cell, u, _, _, *merge) in zip(names, layers):
+        prefixes = [f"{name}/forward_{base_name(cell)}", f"{name}/backward_{base_name(cell)}"] if merge else [name]
+        for prefix in prefixes:
+            flat.update({f"{prefix}/{key}": value for key, value in layer_weights(gen, cell, features, u).items()})
+        features = 2 * u if merge and merge[0] == "concat" else u
     bound = 1.0 / math.sqrt(features)
     flat["dense/kernel"] = uniform(gen, (features, o), bound)
     flat["dense/bias"] = uniform(gen, (o,), bound)
@@ -576,7 +628,8 @@ def build_cell_fixture(cfg, seed):
         return by_formulas
 
     output, loss, grads = grads_at(flat)
-    check_against_numpy(layers, names, flat, x, mask)
+    if not any(len(layer) > 4 for layer in layers):
+        check_against_numpy(layers, names, flat, x, mask)
     w = {k: v.clone() for k, v in flat.items()}
     m = {k: torch.zeros_like(v) for k, v in w.items()}
     v2 = {k: torch.zeros_like(t) for k, t in w.items()}
@@ -598,8 +651,9 @@ def build_cell_fixture(cfg, seed):
     tensors.update({f"adam5/{k}": w[k] for k in flat})
     tensors["adam5/losses"] = torch.tensor(losses)
     metadata = {
-        "layers": json.dumps([{"name": name, "cell": cell, "units": u, "return_sequences": seq, "go_backwards": bwd}
-                              for name, (cell, u, seq, bwd) in zip(names, layers)]),
+        "layers": json.dumps([{"name": name, "cell": cell, "units": u, "return_sequences": seq, "go_backwards": bwd,
+                               **({"merge_mode": merge[0]} if merge else {})}
+                              for name, (cell, u, seq, bwd, *merge) in zip(names, layers)]),
         "batch": str(b), "timesteps": str(t), "features": str(d),
         "dense_units": str(o), "dense_activation": HEADS[loss_kind], "loss": loss_kind,
         "learning_rate": repr(LEARNING_RATE), "beta_1": repr(BETA_1), "beta_2": repr(BETA_2),
@@ -648,7 +702,7 @@ def main():
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")
-    for index, cfg in enumerate(CELL_CONFIGS + MASKED_CONFIGS):
+    for index, cfg in enumerate(CELL_CONFIGS + MASKED_CONFIGS + BIDIRECTIONAL_CONFIGS):
         name = cell_config_name(cfg)
         tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 1000 + index)
         path = args.out / f"{name}.safetensors"

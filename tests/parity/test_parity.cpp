@@ -86,16 +86,28 @@ std::vector<std::string> add_recurrent_layers(recur::Sequential& model, const st
         const std::size_t units = layer.at("units");
         const bool sequences = layer.at("return_sequences"), backwards = layer.at("go_backwards");
         const recur::Shape input = names.empty() && !masking ? recur::Shape{T, D} : recur::Shape{};
+        // A Bidirectional layer's weights are <its name>/forward_<cell>/..., then backward_.
+        const bool wrapped = layer.contains("merge_mode");
+        const std::string own_name = wrapped ? (cell == "lstm" ? "lstm" : "gru") : name;
+        std::unique_ptr<recur::Recurrent> recurrent;
         if (cell == "lstm") {
             recur::LSTM lstm(units);
-            lstm.name(name).return_sequences(sequences).go_backwards(backwards);
-            if (input.rank()) lstm.input_shape(input);
-            model.add(lstm);
+            lstm.name(own_name).return_sequences(sequences).go_backwards(backwards);
+            if (input.rank() && !wrapped) lstm.input_shape(input);
+            recurrent = std::make_unique<recur::LSTM>(lstm);
         } else {
             recur::GRU gru(units);
-            gru.name(name).reset_after(cell == "gru").return_sequences(sequences).go_backwards(backwards);
-            if (input.rank()) gru.input_shape(input);
-            model.add(gru);
+            gru.name(own_name).reset_after(cell == "gru").return_sequences(sequences).go_backwards(backwards);
+            if (input.rank() && !wrapped) gru.input_shape(input);
+            recurrent = std::make_unique<recur::GRU>(gru);
+        }
+        if (wrapped) {
+            recur::Bidirectional both(*recurrent);
+            both.name(name).merge_mode(layer.at("merge_mode").get<std::string>());
+            if (input.rank()) both.input_shape(input);
+            model.add(both);
+        } else {
+            model.add(*recurrent);
         }
         names.push_back(name);
     }
@@ -159,7 +171,7 @@ void check_fixture(const recur::detail::Safetensors& f) {
 
 TEST_CASE("PyTorch parity on every fixture, every instruction set, 1 and 2 threads") {
     const auto files = fixture_files();
-    REQUIRE(files.size() >= 66);
+    REQUIRE(files.size() >= 72);
     const std::size_t threads_before = recur::num_threads();
     const recur::kernels::Table& table_before = recur::kernels::active();
     for (const recur::kernels::Table* table : recur::kernels::supported())
