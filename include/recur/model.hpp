@@ -35,6 +35,15 @@ public:
     FitOptions& initial_epoch(std::size_t n) { initial_epoch_ = n; return *this; }
     // Writes a checkpoint (Sequential::save_checkpoint) to this path after every epoch.
     FitOptions& checkpoint(std::string path) { checkpoint_ = std::move(path); return *this; }
+    // Keras's sample_weight: (N,) a weight per sample, or (N, T) per timestep of a sequence
+    // output; the loss is then sum(weight * loss) / rows, as Keras's (a mean over the rows,
+    // not over the weights). Weights are finite and >= 0. With validation_split the held-out
+    // samples' weights weigh val_loss too. The compiled metrics stay unweighted, as Keras's.
+    FitOptions& sample_weight(Tensor weights) { sample_weight_ = std::move(weights); return *this; }
+    // Keras's class_weight: {class: weight} for every class the targets hold (class
+    // indices, or the index of a one-hot row's largest value, or a 0/1 target rounded);
+    // multiplies sample_weight. Not for sequence outputs, as Keras.
+    FitOptions& class_weight(std::map<std::size_t, float> weights) { class_weight_ = std::move(weights); return *this; }
 
     std::size_t epochs() const { return epochs_; }
     std::size_t batch_size() const { return batch_size_; }
@@ -44,6 +53,8 @@ public:
     int verbose() const { return verbose_; }
     std::size_t initial_epoch() const { return initial_epoch_; }
     const std::string& checkpoint() const { return checkpoint_; }
+    const Tensor& sample_weight() const { return sample_weight_; }
+    const std::map<std::size_t, float>& class_weight() const { return class_weight_; }
 
 private:
     std::size_t epochs_ = 1;
@@ -54,6 +65,8 @@ private:
     int verbose_ = 1;
     std::size_t initial_epoch_ = 0;
     std::string checkpoint_;
+    Tensor sample_weight_;  // empty: none
+    std::map<std::size_t, float> class_weight_;
 };
 
 // What fit records, one entry per epoch (val_loss stays empty without validation data).
@@ -98,14 +111,16 @@ public:
     void summary(std::ostream& os = std::cout) const;
 
     History fit(const Tensor& x, const Tensor& y, const FitOptions& options = FitOptions());
-    // The mean loss over x, batch by batch.
-    float evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
+    // The mean loss over x, batch by batch; with sample weights (as FitOptions::sample_weight),
+    // weighted as Keras's.
+    float evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size = 32, const Tensor& sample_weight = Tensor()) const;
     // The loss and every compiled metric: {"loss": ..., "accuracy": ...} (Keras's return_dict).
-    std::map<std::string, float> evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size = 32) const;
+    std::map<std::string, float> evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size = 32,
+                                               const Tensor& sample_weight = Tensor()) const;
     Tensor predict(const Tensor& x, std::size_t batch_size = 32) const;
     // One optimizer step on the whole given batch; returns its loss before the step. When that
     // loss or the update is not finite the weights are left unchanged and NaN/Inf is returned.
-    float train_on_batch(const Tensor& x, const Tensor& y);
+    float train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor());
 
     // A .safetensors file with the weights (named like Keras's: "simple_rnn/kernel", ...) and,
     // in its metadata, the architecture, the compile settings and metadata(). Written

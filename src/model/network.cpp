@@ -40,7 +40,9 @@ std::size_t lines(std::size_t floats) { return round_up(floats, 16); }
 
 void Workspace::reserve(const Network& net, std::size_t batch, std::size_t steps, const std::string& call) {
     const std::size_t in = sample_floats(net.input_shape, steps), out = sample_floats(net.output_shape, steps);
-    std::size_t needed = add(lines(mul(batch, in)), mul(net.output_masked ? 6 : 3, lines(mul(batch, out))));
+    const std::size_t out_rows = mul(batch, net.output_shape.rank() == 2 ? steps : 1);
+    std::size_t needed = add(lines(mul(batch, in)), mul(net.output_masked ? 6 : 3, lines(mul(batch, out))),
+                             mul(net.output_masked ? 2 : 1, lines(out_rows)));
     for (Layer* layer : net.layers)
         needed = add(needed, lines(LayerAccess::workspace_floats(*layer, batch, steps)),
                      lines(mul(batch, sample_floats(layer->output_shape(), steps))));
@@ -65,6 +67,8 @@ void Workspace::reserve(const Network& net, std::size_t batch, std::size_t steps
     d_pred = take(batch * out);
     y_sequence = take(batch * out);
     real_rows = net.output_masked ? take(3 * lines(batch * out)) : nullptr;
+    row_weights = take(net.output_masked ? 2 * lines(out_rows) : out_rows);  // with a mask: the real rows' too
+    weighted = false;
     output_mask = nullptr;
     passes.resize(net.layers.size());
     for (std::size_t l = 0; l < net.layers.size(); ++l) {

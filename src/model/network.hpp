@@ -54,6 +54,10 @@ public:
     const std::uint8_t* output_mask = nullptr;
     float* real_rows = nullptr;
     std::size_t real_count = 0;  // rows gathered there
+    // The loss's weight of each output row (sample weights), gathered with the batch; null
+    // when the loss is unweighted.
+    float* row_weights = nullptr;
+    bool weighted = false;
     std::vector<LayerPass> passes;
 
 private:

@@ -13,6 +13,7 @@
 #include "model/progress.hpp"
 #include "model/sequential_impl.hpp"
 #include "random.hpp"
+#include "tensor/sizes.hpp"
 #include "text.hpp"
 
 namespace recur {
@@ -125,6 +126,61 @@ void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::stri
         for (const std::string& metric : metric_names) metrics.emplace_back(metric, *loss, out.back());
 }
 
+Tensor Sequential::Impl::loss_weights(const Tensor& x, const Tensor& y, const Tensor& sample_weight,
+                                      const std::map<std::size_t, float>& class_weight, const std::string& call) const {
+    const bool given = !(sample_weight.rank() == 1 && sample_weight.shape()[0] == 0);
+    if (!given && class_weight.empty()) return Tensor();
+    const std::size_t N = x.shape()[0];
+    const bool sequence = network->output_shape.rank() == 2;
+    const std::size_t T = sequence ? network->timesteps(x.shape().drop_front()) : 1;
+    Tensor weights(Shape{N});
+    if (given) {
+        const bool per_sample = sample_weight.shape() == Shape{N}, per_step = sequence && sample_weight.shape() == Shape{N, T};
+        if (!per_sample && !per_step)
+            throw Error(call + ": expected sample_weight of shape " + Shape{N}.str() +
+                        (sequence ? " or " + Shape{N, T}.str() + " (one per timestep)" : std::string()) + ", got " +
+                        sample_weight.shape().str());
+        for (float w : sample_weight)
+            if (!(std::isfinite(w) && w >= 0.0f))
+                throw Error(call + ": expected sample weights that are finite and >= 0, got " + std::to_string(w));
+        weights = sample_weight;
+    } else {
+        std::fill(weights.begin(), weights.end(), 1.0f);
+    }
+    if (class_weight.empty()) return weights;
+    if (sequence)
+        throw Error(call + ": class_weight is for one output per sample; for sequence outputs give sample_weight "
+                           "(N, T), as Keras asks");
+    for (const auto& [cls, w] : class_weight)
+        if (!(std::isfinite(w) && w >= 0.0f))
+            throw Error(call + ": expected class weights that are finite and >= 0, got " + std::to_string(w) + " for class " +
+                        std::to_string(cls));
+    // Each sample's class: its label, the largest of a one-hot row, or a 0/1 target rounded.
+    const std::size_t per_sample = y.size() / N;
+    for (std::size_t b = 0; b < N; ++b) {
+        const float* row = y.data() + b * per_sample;
+        const std::size_t cls = per_sample > 1 ? static_cast<std::size_t>(std::max_element(row, row + per_sample) - row)
+                                               : static_cast<std::size_t>(std::lround(std::max(row[0], 0.0f)));
+        const auto found = class_weight.find(cls);
+        if (found == class_weight.end())
+            throw Error(call + ": class_weight has no weight for class " + std::to_string(cls) + " (sample " +
+                        std::to_string(b) + "); expected one for every class the targets hold");
+        weights.data()[b] *= found->second;
+    }
+    return weights;
+}
+
+void Sequential::Impl::gather_weights(detail::Workspace& ws, const Tensor& weights, std::span<const std::size_t> rows) const {
+    ws.weighted = weights.size() > 0;
+    if (!ws.weighted) return;
+    const std::size_t steps = network->output_shape.rank() == 2 ? ws.timesteps : 1;
+    for (std::size_t b = 0; b < rows.size(); ++b) {
+        float* out = ws.row_weights + b * steps;
+        if (weights.rank() == 2) std::copy_n(weights.data() + rows[b] * steps, steps, out);
+        else std::fill_n(out, steps, weights.data()[rows[b]]);
+    }
+}
+
 void Sequential::Impl::check_compiled(const std::string& call) const {
     if (!optimizer || !loss) throw Error(call + ": the model must be compiled first (call compile)");
 }
@@ -138,28 +194,53 @@ bool Sequential::Impl::loss_fuses_output_activation() const {
     return fused && LayerAccess::output_activation(*layers.back()) == fused;
 }
 
+namespace {
+// sum(weight * loss of the row) / rows, Keras's weighted loss, and its gradient: each row's
+// loss and gradient as a batch of one, scaled.
+float weighted_loss(const Loss& loss, bool fused, const float* y_pred, const float* y_true, const float* weights,
+                    float* grad, std::size_t rows, std::size_t features) {
+    const std::size_t targets = loss.target_features(features);
+    double sum = 0.0;
+    for (std::size_t r = 0; r < rows; ++r) {
+        const float* p = y_pred + r * features;
+        const float* t = y_true + r * targets;
+        float* g = grad ? grad + r * features : nullptr;
+        sum += double(weights[r]) * (fused ? loss.compute_fused(p, t, g, 1, features) : loss.compute(p, t, g, 1, features));
+        if (g)
+            for (std::size_t f = 0; f < features; ++f) g[f] *= weights[r] / static_cast<float>(rows);
+    }
+    return static_cast<float>(sum / static_cast<double>(rows));
+}
+}  // namespace
+
 float Sequential::Impl::loss_value(detail::Workspace& ws, const float* y_pred, float* grad, std::size_t batch) const {
     const std::size_t rows = output_rows(batch, ws.timesteps), features = network->output_shape.back();
     const bool fused = loss_fuses_output_activation();
-    if (!ws.output_mask)
+    if (!ws.output_mask) {
+        if (ws.weighted) return weighted_loss(*loss, fused, y_pred, ws.y_true, ws.row_weights, grad, rows, features);
         return fused ? loss->compute_fused(y_pred, ws.y_true, grad, rows, features)
                      : loss->compute(y_pred, ws.y_true, grad, rows, features);
+    }
     // Sequence outputs with a mask: row b T + t is step t of sample b, its mask at t B + b.
     const std::size_t T = ws.timesteps, targets = loss->target_features(features);
     float* pred = ws.real_rows;
     float* truth = pred + rows * features;
     float* real_grad = truth + rows * features;
+    float* real_weights = ws.row_weights + detail::round_up(rows, 16);
     std::size_t n = 0;
     for (std::size_t r = 0; r < rows; ++r)
         if (ws.output_mask[(r % T) * batch + r / T]) {
             std::copy_n(y_pred + r * features, features, pred + n * features);
             std::copy_n(ws.y_true + r * targets, targets, truth + n * targets);
+            if (ws.weighted) real_weights[n] = ws.row_weights[r];
             ++n;
         }
     ws.real_count = n;
+    float* g = grad ? real_grad : nullptr;
     const float value = n == 0 ? 0.0f  // as Keras: a batch without a real step adds nothing
-                        : fused ? loss->compute_fused(pred, truth, grad ? real_grad : nullptr, n, features)
-                                : loss->compute(pred, truth, grad ? real_grad : nullptr, n, features);
+                        : ws.weighted ? weighted_loss(*loss, fused, pred, truth, real_weights, g, n, features)
+                        : fused ? loss->compute_fused(pred, truth, g, n, features)
+                                : loss->compute(pred, truth, g, n, features);
     if (grad) {
         std::fill_n(grad, rows * features, 0.0f);
         for (std::size_t r = 0, i = 0; r < rows; ++r)
@@ -215,8 +296,8 @@ std::string Sequential::Impl::weight_name(std::size_t index) const {
 }
 
 std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
-                                                   std::span<const std::size_t> rows, std::size_t batch_size,
-                                                   const std::string& call) const {
+                                                   const Tensor& weights, std::span<const std::size_t> rows,
+                                                   std::size_t batch_size, const std::string& call) const {
     const detail::Network& n = *network;
     const std::size_t timesteps = n.timesteps(x.shape().drop_front());
     ws.reserve(n, std::min(batch_size, rows.size()), timesteps, call);
@@ -226,6 +307,7 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
         const auto part = rows.subspan(start, std::min(batch_size, rows.size() - start));
         detail::gather_time_major(ws, x, part);
         detail::gather_rows(ws.y_true, y, part);
+        gather_weights(ws, weights, part);
         const float* y_pred = detail::forward(n, ws, params.data(), part.size());
         sums[0] += double(loss_value(ws, y_pred, nullptr, part.size())) * part.size();
         const Scored s = scored_rows(ws, part.size());
@@ -397,6 +479,9 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
         std::vector<std::size_t> validation_rows;
         const Tensor* x_val = &x;
         const Tensor* y_val = &y;
+        const Tensor weights = m.loss_weights(x, y, options.sample_weight(), options.class_weight(), call);
+        const Tensor none;
+        const Tensor* val_weights = &weights;  // validation_split's samples keep theirs; validation_data has none
         if (split > 0.0) {
             validation_rows.resize(n - n_train);
             std::iota(validation_rows.begin(), validation_rows.end(), n_train);
@@ -405,6 +490,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             m.check_y(data->first, data->second, call + " (validation_data)");
             x_val = &data->first;
             y_val = &data->second;
+            val_weights = &none;
             validation_rows = all_rows(data->first.shape()[0]);
         }
 
@@ -433,6 +519,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 const std::span<const std::size_t> rows(train_rows.data() + start, count);
                 detail::gather_time_major(m.train_ws, x, rows);
                 detail::gather_rows(m.train_ws.y_true, y, rows);
+                m.gather_weights(m.train_ws, weights, rows);
                 // As Keras: the epoch's loss is the mean of the batch losses weighted by batch
                 // size, its metrics are computed on each batch's forward pass, before the update.
                 const Impl::Step result = m.train_step(m.train_ws, count);
@@ -456,7 +543,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
             std::vector<float> validation;
             if (!validation_rows.empty()) {
-                validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, validation_rows, options.batch_size(), call);
+                validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, *val_weights, validation_rows,
+                                              options.batch_size(), call);
                 history.val_loss.push_back(validation[0]);
                 for (std::size_t i = 1; i < names.size(); ++i)
                     history.metrics["val_" + names[i]].push_back(validation[i]);
@@ -470,25 +558,28 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 }
 
 std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size,
-                                                  const std::string& call) {
+                                                  const Tensor& sample_weight, const std::string& call) {
     detail::Occupancy::Hold hold(occupancy, detail::Access::read, call);
     return detail::api_call(call, [&] {
         check_compiled(call);
         check_x(x, call);
         check_y(x, y, call);
         check_batch_size(batch_size, call);
+        const Tensor weights = loss_weights(x, y, sample_weight, {}, call);
         auto ws = inference_workspaces.borrow();
-        return evaluate_rows(*ws, x, y, all_rows(x.shape()[0]), batch_size, call);
+        return evaluate_rows(*ws, x, y, weights, all_rows(x.shape()[0]), batch_size, call);
     });
 }
 
-float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
-    return impl("Sequential::evaluate").evaluate_all(x, y, batch_size, "Sequential::evaluate").front();
+float Sequential::evaluate(const Tensor& x, const Tensor& y, std::size_t batch_size, const Tensor& sample_weight) const {
+    return impl("Sequential::evaluate").evaluate_all(x, y, batch_size, sample_weight, "Sequential::evaluate").front();
 }
 
-std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size) const {
+std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Tensor& y, std::size_t batch_size,
+                                                       const Tensor& sample_weight) const {
     const std::string call = "Sequential::evaluate_dict";
-    const std::vector<float> values = impl("Sequential::evaluate_dict").evaluate_all(x, y, batch_size, call);
+    const std::vector<float> values =
+        impl("Sequential::evaluate_dict").evaluate_all(x, y, batch_size, sample_weight, call);
     const std::vector<std::string> names = metrics_names();
     std::map<std::string, float> out;
     for (std::size_t i = 0; i < names.size(); ++i) out[names[i]] = values[i];
@@ -521,7 +612,7 @@ Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
     });
 }
 
-float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
+float Sequential::train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight) {
     const std::string call = "Sequential::train_on_batch";
     Impl& m = impl("Sequential::train_on_batch");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
@@ -532,9 +623,11 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y) {
         const std::size_t batch = x.shape()[0];
         if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
         const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
+        const Tensor weights = m.loss_weights(x, y, sample_weight, {}, call);
         m.train_ws.reserve(*m.network, batch, m.network->timesteps(x.shape().drop_front()), call);
         detail::gather_time_major(m.train_ws, x, rows);
         detail::gather_rows(m.train_ws.y_true, y, rows);
+        m.gather_weights(m.train_ws, weights, rows);
         const Impl::Step result = m.train_step(m.train_ws, batch);
         if (result.failure.empty() || !std::isfinite(result.loss)) return result.loss;
         return std::numeric_limits<float>::quiet_NaN();  // a gradient or the update was not finite: nothing changed

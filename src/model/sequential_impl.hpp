@@ -58,6 +58,14 @@ struct Sequential::Impl {
     // Checks y against x, the output and the loss; resolves the metrics.
     void check_y(const Tensor& x, const Tensor& y, const std::string& call);
     void check_compiled(const std::string& call) const;
+    // The loss's weights of x's samples: sample_weight times class_weight's weight of each
+    // sample's class, (N,) or (N, T) for a sequence output's steps; checked against x and y.
+    // Empty when neither is given.
+    Tensor loss_weights(const Tensor& x, const Tensor& y, const Tensor& sample_weight,
+                        const std::map<std::size_t, float>& class_weight, const std::string& call) const;
+    // Copies the weights of the samples `rows` into ws.row_weights, one per output row
+    // (none when `weights` is empty).
+    void gather_weights(detail::Workspace& ws, const Tensor& weights, std::span<const std::size_t> rows) const;
 
     // Output rows of a batch: one per sample, or one per timestep for sequence outputs.
     std::size_t output_rows(std::size_t batch, std::size_t timesteps) const;
@@ -86,13 +94,14 @@ struct Sequential::Impl {
     // "layer/weight" of the flat parameter at `index`.
     std::string weight_name(std::size_t index) const;
     // The mean loss and the mean of every metric over the given samples, batch by batch.
-    std::vector<float> evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y,
+    std::vector<float> evaluate_rows(detail::Workspace& ws, const Tensor& x, const Tensor& y, const Tensor& weights,
                                      std::span<const std::size_t> rows, std::size_t batch_size,
                                      const std::string& call) const;
     // Sequential::stream's work, once the model is held.
     Stream make_stream(std::size_t batch, const std::string& call) const;
     // The same over all of x, after checking the call's arguments as `call`.
-    std::vector<float> evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size, const std::string& call);
+    std::vector<float> evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size, const Tensor& sample_weight,
+                                    const std::string& call);
 };
 
 }  // namespace recur
