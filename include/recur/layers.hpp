@@ -70,8 +70,10 @@ protected:
     // were laid out for them) or of a layer in a model (the model checked them) are fixed.
     void check_configurable(const char* option) const;
     // Runs a forward pass of a layer called on its own (building it on first use, with
-    // weights of its own); returns the output, then the final states when asked.
-    std::vector<Tensor> call_standalone(const Tensor& x, bool with_states);
+    // weights of its own); returns the output, then the final states when asked. A recurrent
+    // layer starts from initial_states (batch x units each) when given.
+    std::vector<Tensor> call_standalone(const Tensor& x, bool with_states,
+                                        const std::vector<const float*>& initial_states = {});
 
     struct WeightSpec {
         std::string name;
@@ -116,6 +118,12 @@ private:
     virtual void backward(detail::LayerPass& pass) const = 0;
     // The final states forward leaves (h; h and c for LSTM), each batch x state_width().
     virtual std::size_t state_count() const { return 0; }
+    // Keras's stateful layers: the final states of a batch are the next batch's initial
+    // states, so a batch's forward pass changes the layer; its batch size is then fixed
+    // until reset_states.
+    virtual bool keeps_states() const { return false; }
+    virtual void check_batch(std::size_t, const std::string&) const {}
+    virtual void reset_states() {}
 
     // One timestep at a time (Sequential::stream): what a stream keeps for this layer, laid
     // out by stream_start (weights packed for the kernels, zero states); stream_step runs one
@@ -150,6 +158,7 @@ public:
     bool return_sequences() const { return return_sequences_; }
     bool return_state() const { return return_state_; }
     bool go_backwards() const { return go_backwards_; }
+    bool stateful() const { return stateful_; }
 
 protected:
     Recurrent(std::string_view type_prefix, const char* type, std::size_t units);
@@ -157,8 +166,9 @@ protected:
     void set_activation(std::string_view name, const char* option, Activation& target);
     void set_flag(bool on, const char* option, bool& target);
     void set_shape(Shape timesteps_features);
-    // Calls the layer on a batch (N, T, D) as Keras does.
-    std::vector<Tensor> call(const Tensor& x);
+    // Calls the layer on a batch (N, T, D) as Keras does, from the given initial states
+    // (none: zeros; else h, and c for LSTM, each (N, units)).
+    std::vector<Tensor> call(const Tensor& x, const std::vector<Tensor>& initial_state = {});
 
     std::size_t units_;
     Activation activation_ = Activation::tanh;
@@ -167,10 +177,13 @@ protected:
     bool return_sequences_ = false;
     bool return_state_ = false;
     bool go_backwards_ = false;
+    bool stateful_ = false;
 
 private:
     // The gate math of one step and the buffers it needs.
     virtual const detail::Cell& cell() const = 0;
+    // Keeps a stateful layer's final states for the next batch.
+    void carry_states(const detail::LayerPass& pass) const;
     // Options of the kind's own (LSTM's recurrent_activation, ...) for its model-file config.
     virtual void write_cell_config(detail::ConfigWriter&) const {}
     // Keras's initial bias: zeros, or (LSTM's unit_forget_bias) ones for the forget gate.
@@ -189,6 +202,9 @@ private:
     void forward_masked(detail::LayerPass& pass) const;
     void backward_masked(detail::LayerPass& pass) const;
     std::size_t state_count() const override;
+    bool keeps_states() const override { return stateful_; }
+    void check_batch(std::size_t batch, const std::string& call) const override;
+    void reset_states() override;
     void check_streamable(const std::string& call) const override;
     std::size_t stream_floats(std::size_t batch) const override;
     void stream_start(detail::StreamPass& pass) const override;
@@ -197,6 +213,9 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
 
     const char* type_;
+    // A stateful layer's states between batches (h, then c): batch x units each, or empty
+    // before the first batch and after reset_states.
+    mutable Tensor carried_;
     friend class Bidirectional;  // makes its backward copy with go_backwards turned
 };
 
@@ -227,6 +246,13 @@ public:
         set_flag(on, "go_backwards", go_backwards_);
         return self();
     }
+    // Keras's stateful: each sample's final states start the same sample of the next batch
+    // (predict, evaluate, train_on_batch, fit with shuffle off), until Sequential::reset_states.
+    // For a long series cut into consecutive batches: truncated backpropagation through time.
+    Derived& stateful(bool on) {
+        set_flag(on, "stateful", stateful_);
+        return self();
+    }
     Derived& input_shape(Shape timesteps_features) {
         set_shape(std::move(timesteps_features));
         return self();
@@ -241,11 +267,15 @@ public:
     using Recurrent::go_backwards;
     using Recurrent::return_sequences;
     using Recurrent::return_state;
+    using Recurrent::stateful;
     using Recurrent::use_bias;
 
     // Calls the layer on a batch (N, T, D) as Keras does: builds it on first use and returns
     // [output] or, with return_state, [output, final state] ([output, h, c] for LSTM).
-    std::vector<Tensor> operator()(const Tensor& x) { return call(x); }
+    // initial_state: Keras's, [h] ([h, c] for LSTM), each (N, units).
+    std::vector<Tensor> operator()(const Tensor& x, const std::vector<Tensor>& initial_state = {}) {
+        return call(x, initial_state);
+    }
 
     std::unique_ptr<Layer> clone() const override { return std::make_unique<Derived>(self()); }
 

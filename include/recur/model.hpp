@@ -134,6 +134,10 @@ public:
     // Epochs trained by fit so far (restored from a checkpoint by load_model).
     std::size_t epochs_done() const;
 
+    // Keras's reset_states: stateful layers start their next batch from zero states (and
+    // take any batch size again).
+    void reset_states();
+
     // One timestep at a time for `batch` sequences; see Stream. Layers with go_backwards
     // cannot stream (they need the sequence's end first).
     Stream stream(std::size_t batch) const;

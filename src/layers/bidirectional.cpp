@@ -27,6 +27,9 @@ Bidirectional::Bidirectional(const Recurrent& layer) : Layer("bidirectional"), l
         throw Error(call + ": layer '" + layer.name() + "' is built; wrap a layer that is not (its copies get weights of their own)");
     if (layer.return_state())
         throw Error(call + ": layer '" + layer.name() + "' has return_state on; a Bidirectional layer gives one output");
+    if (layer.stateful())
+        throw Error(call + ": layer '" + layer.name() + "' is stateful; a Bidirectional layer's backward run starts "
+                           "at each sequence's end, so it has no state to carry to the next batch");
     forward_ = copy_of(layer, "forward_" + layer_name_);
     backward_ = copy_of(layer, "backward_" + layer_name_);
     backward_->go_backwards_ = !layer.go_backwards();

@@ -130,6 +130,7 @@ std::unique_ptr<Layer> GRU::from_config(const detail::ConfigReader& c) {
     gru.use_bias(c.boolean("use_bias")).reset_after(c.boolean("reset_after"));
     gru.return_sequences(c.boolean("return_sequences")).go_backwards(c.boolean("go_backwards"));
     if (c.has("return_state")) gru.return_state(c.boolean("return_state"));
+    if (c.has("stateful")) gru.stateful(c.boolean("stateful"));
     return gru.clone();
 }
 

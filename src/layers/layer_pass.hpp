@@ -23,6 +23,7 @@ struct LayerPass {
     float* workspace = nullptr;      // workspace_floats(batch, timesteps) floats, kept from forward to backward
     const float* output = nullptr;   // set by forward
     std::array<const float*, 2> states{};  // set by forward of a recurrent layer: h (and c), batch x units
+    std::array<const float*, 2> initial_states{};  // a recurrent layer's starting h (and c); null: zeros
     // Keras's mask, T x batch bytes in time order: 1 for a real step, 0 for one to skip;
     // null when the input has none. forward sets output_mask (see Layer::output_masked).
     const std::uint8_t* mask = nullptr;
@@ -59,6 +60,9 @@ struct LayerAccess {
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
     static std::size_t state_count(const Layer& layer) { return layer.state_count(); }
+    static bool keeps_states(const Layer& layer) { return layer.keeps_states(); }
+    static void check_batch(const Layer& layer, std::size_t batch, const std::string& call) { layer.check_batch(batch, call); }
+    static void reset_states(Layer& layer) { layer.reset_states(); }
     static void set_input_shape(Layer& layer, Shape shape, const std::string& call) {
         layer.set_input_shape(std::move(shape), call);
     }

@@ -72,6 +72,7 @@ std::unique_ptr<Layer> LSTM::from_config(const detail::ConfigReader& c) {
     lstm.use_bias(c.boolean("use_bias")).unit_forget_bias(c.boolean("unit_forget_bias"));
     lstm.return_sequences(c.boolean("return_sequences")).go_backwards(c.boolean("go_backwards"));
     if (c.has("return_state")) lstm.return_state(c.boolean("return_state"));
+    if (c.has("stateful")) lstm.stateful(c.boolean("stateful"));
     return lstm.clone();
 }
 

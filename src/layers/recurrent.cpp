@@ -272,11 +272,65 @@ void Recurrent::set_shape(Shape timesteps_features) {
     set_input_shape(std::move(timesteps_features), std::string(type_) + "::input_shape");
 }
 
-std::vector<Tensor> Recurrent::call(const Tensor& x) {
+std::vector<Tensor> Recurrent::call(const Tensor& x, const std::vector<Tensor>& initial_state) {
+    const std::string call = std::string(type_);
     if (x.rank() != 3)
-        throw Error(std::string(type_) + ": layer '" + name() +
-                    "' expects input of shape (batch, timesteps, features), got " + x.shape().str());
-    return call_standalone(x, return_state_);
+        throw Error(call + ": layer '" + name() + "' expects input of shape (batch, timesteps, features), got " +
+                    x.shape().str());
+    std::vector<const float*> states;
+    if (!initial_state.empty()) {
+        const std::size_t count = cell().cell_state() ? 2 : 1;
+        const Shape wanted{x.shape()[0], units_};
+        if (initial_state.size() != count)
+            throw Error(call + ": layer '" + name() + "' takes an initial_state of " + std::to_string(count) +
+                        (count == 2 ? " tensors (h, c)" : " tensor (h)") + ", got " + std::to_string(initial_state.size()));
+        for (const Tensor& state : initial_state) {
+            if (state.shape() != wanted)
+                throw Error(call + ": layer '" + name() + "' expects initial states of shape " + wanted.str() + ", got " +
+                            state.shape().str());
+            if (!std::all_of(state.begin(), state.end(), [](float v) { return std::isfinite(v); }))
+                throw Error(call + ": layer '" + name() + "' expects finite initial states, but one holds NaN or Inf");
+            states.push_back(state.data());
+        }
+    }
+    return call_standalone(x, return_state_, states);
+}
+
+void Recurrent::check_batch(std::size_t batch, const std::string& call) const {
+    if (stateful_ && carried_.size() > 0 && carried_.shape()[1] != batch)
+        throw Error(call + ": layer '" + name() + "' is stateful and carries the states of a batch of " +
+                    std::to_string(carried_.shape()[1]) + " samples, got a batch of " + std::to_string(batch) +
+                    "; call reset_states() to start over with another batch size");
+}
+
+void Recurrent::reset_states() { carried_ = Tensor(); }
+
+namespace {
+// The scan's initial states (B x U each, in the batch's row order `order`, or as they are):
+// the pass's given ones, else a stateful layer's carried ones, else zeros.
+void set_initial_states(float* hs, float* cs, const detail::LayerPass& pass, const Tensor& carried, std::size_t U,
+                        const std::size_t* order) {
+    const std::size_t B = pass.batch;
+    float* targets[] = {hs, cs};
+    for (std::size_t i = 0; i < 2; ++i) {
+        if (!targets[i]) continue;
+        const float* from = pass.initial_states[i] ? pass.initial_states[i]
+                            : carried.size() > 0   ? carried.data() + i * B * U
+                                                   : nullptr;
+        if (!from) std::fill_n(targets[i], B * U, 0.0f);
+        else
+            for (std::size_t j = 0; j < B; ++j) std::copy_n(from + (order ? order[j] : j) * U, U, targets[i] + j * U);
+    }
+}
+}  // namespace
+
+// A stateful layer keeps the final states for the next batch.
+void Recurrent::carry_states(const detail::LayerPass& pass) const {
+    if (!stateful_) return;
+    const std::size_t B = pass.batch, U = units_;
+    if (carried_.size() == 0) carried_ = Tensor(Shape{2, B, U});
+    for (std::size_t i = 0; i < 2; ++i)
+        if (pass.states[i]) std::copy_n(pass.states[i], B * U, carried_.data() + i * B * U);
 }
 
 Shape Recurrent::compute_output_shape(const Shape& input) const {
@@ -435,34 +489,33 @@ void Recurrent::forward_masked(detail::LayerPass& pass) const {
     for (std::size_t k = 0; k < d.timesteps; ++k)
         for (std::size_t j = 0; j < p.active[k]; ++j)
             std::copy_n(pass.input + (p.times[p.offsets[k] + j] * B + p.order[j]) * D, D, p.x + (p.offsets[k] + j) * D);
-    std::fill_n(b.hs, B * U, 0.0f);
-    if (b.cs) std::fill_n(b.cs, B * U, 0.0f);
+    set_initial_states(b.hs, b.cs, pass, carried_, U, p.order);
     if (d.timesteps > 0)
         detail::recurrent_forward(c, b, p.x, views(pass.weights, D, U, width, use_bias_, c.recurrent_bias()), d,
                                   acts_of(activation_, recurrent_activation_));
     // As Keras: a masked step's output is the output of the last real step before it (zeros
     // before the first); the final state is the last real step's.
-    auto after = [&](const float* states, std::size_t k, std::size_t j) { return states + (d.state_row(k + 1) + j) * U; };
-    std::fill_n(p.h_final, B * U, 0.0f);
-    std::fill_n(p.c_final, B * U, 0.0f);
+    // (A sample without a real step keeps its initial state.)
+    auto state = [&](const float* states, std::size_t k, std::size_t j) {  // after k real steps of packed row j
+        return states + (d.state_row(k) + j) * U;
+    };
     for (std::size_t j = 0; j < B; ++j) {
         const std::size_t row = p.order[j], length = p.lengths[j];
-        if (length > 0) {
-            std::copy_n(after(b.hs, length - 1, j), U, p.h_final + row * U);
-            if (b.cs) std::copy_n(after(b.cs, length - 1, j), U, p.c_final + row * U);
-        }
+        std::copy_n(state(b.hs, length, j), U, p.h_final + row * U);
+        if (b.cs) std::copy_n(state(b.cs, length, j), U, p.c_final + row * U);
         if (!return_sequences_) continue;
         std::size_t k = 0;
         each_step(T, go_backwards_, [&](std::size_t position, std::size_t t) {
             if (mask[t * B + row]) ++k;
             float* out = p.output + (position * B + row) * U;
-            if (k > 0) std::copy_n(after(b.hs, k - 1, j), U, out);
+            if (k > 0) std::copy_n(state(b.hs, k, j), U, out);
             else std::fill_n(out, U, 0.0f);
         });
     }
     pass.output = return_sequences_ ? p.output : p.h_final;
     pass.output_mask = return_sequences_ ? mask : nullptr;
     pass.states = {p.h_final, b.cs ? p.c_final : nullptr};
+    carry_states(pass);
 }
 
 void Recurrent::backward_masked(detail::LayerPass& pass) const {
@@ -522,12 +575,12 @@ void Recurrent::forward(detail::LayerPass& pass) const {
         reverse_time(b.x_reversed, x, T, B * d.features);
         x = b.x_reversed;
     }
-    std::fill_n(b.hs, B * U, 0.0f);
-    if (b.cs) std::fill_n(b.cs, B * U, 0.0f);
+    set_initial_states(b.hs, b.cs, pass, carried_, U, nullptr);
     detail::recurrent_forward(c, b, x, views(pass.weights, d.features, U, width, use_bias_, c.recurrent_bias()), d,
                               acts_of(activation_, recurrent_activation_));
     pass.output = return_sequences_ ? b.hs + B * U : b.hs + T * B * U;
     pass.states = {b.hs + T * B * U, b.cs ? b.cs + T * B * U : nullptr};
+    carry_states(pass);
 }
 
 void Recurrent::backward(detail::LayerPass& pass) const {
@@ -635,6 +688,7 @@ void Recurrent::write_config(detail::ConfigWriter& config) const {
     config.set("return_sequences", return_sequences_);
     config.set("return_state", return_state_);
     config.set("go_backwards", go_backwards_);
+    config.set("stateful", stateful_);
     write_cell_config(config);
 }
 

@@ -110,6 +110,7 @@ std::unique_ptr<Layer> SimpleRNN::from_config(const detail::ConfigReader& c) {
     rnn.activation(c.string("activation")).use_bias(c.boolean("use_bias"));
     rnn.return_sequences(c.boolean("return_sequences")).go_backwards(c.boolean("go_backwards"));
     if (c.has("return_state")) rnn.return_state(c.boolean("return_state"));
+    if (c.has("stateful")) rnn.stateful(c.boolean("stateful"));
     return rnn.clone();
 }
 

@@ -170,7 +170,8 @@ void gather_rows(float* dst, const Tensor& y, std::span<const std::size_t> rows)
 namespace recur {
 
 // A layer called on its own runs through the same machinery as a one-layer model.
-std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
+std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states,
+                                           const std::vector<const float*>& initial_states) {
     const std::string call = type_name();
     const Shape sample = x.shape().drop_front();
     if (has_input_shape() && !sample.fits(input_shape_))
@@ -182,7 +183,9 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     check_input(x, call);  // finite values, or valid ids
     if (!built()) {  // as Keras, the first call builds the layer for its input (or for the shape it was given)
         const Shape previous = input_shape_;
-        set_input_shape(has_input_shape() ? input_shape_ : sample, call);
+        // Keras's input spec: later calls may bring sequences of any length.
+        const Shape built_for = is_sequence(sample) ? sample.drop_front().prepend(None) : sample;
+        set_input_shape(has_input_shape() ? input_shape_ : built_for, call);
         try {
             owned_ = Tensor(Shape{count_params()});
         } catch (const Error& e) {
@@ -201,11 +204,13 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states) {
     const std::size_t states = with_states ? state_count() : 0;
     for (std::size_t i = 0; i < states; ++i) outputs.emplace_back(Shape{batch, net.output_shape.back()});
     if (batch == 0) return outputs;  // as Keras: an empty batch gives an empty result
+    check_batch(batch, call);
     detail::Workspace ws;
     ws.reserve(net, batch, timesteps, call);
     std::vector<std::size_t> rows(batch);
     std::iota(rows.begin(), rows.end(), 0);
     detail::gather_time_major(ws, x, rows);
+    for (std::size_t i = 0; i < initial_states.size() && i < 2; ++i) ws.passes[0].initial_states[i] = initial_states[i];
     const float* y = detail::forward(net, ws, weights_, batch);
     std::copy_n(y, outputs[0].size(), outputs[0].data());
     for (std::size_t i = 0; i < states; ++i) std::copy_n(ws.passes[0].states[i], outputs[1 + i].size(), outputs[1 + i].data());

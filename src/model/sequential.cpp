@@ -181,6 +181,19 @@ void Sequential::Impl::gather_weights(detail::Workspace& ws, const Tensor& weigh
     }
 }
 
+bool Sequential::Impl::keeps_states() const {
+    return std::any_of(layers.begin(), layers.end(), [](const auto& layer) { return LayerAccess::keeps_states(*layer); });
+}
+
+void Sequential::Impl::check_stateful_batches(std::size_t samples, std::size_t batch, const std::string& call) const {
+    if (!keeps_states()) return;
+    if (samples % batch != 0)
+        throw Error(call + ": the model has stateful layers, whose states belong to the samples of a batch, so " +
+                    std::to_string(samples) + " samples must come in whole batches of " + std::to_string(batch) +
+                    "; give a batch_size that divides the samples");
+    for (const auto& layer : layers) LayerAccess::check_batch(*layer, batch, call);
+}
+
 void Sequential::Impl::check_compiled(const std::string& call) const {
     if (!optimizer || !loss) throw Error(call + ": the model must be compiled first (call compile)");
 }
@@ -496,6 +509,13 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
         const std::size_t batch = std::min(options.batch_size(), n_train);
         const std::size_t steps = (n_train + batch - 1) / batch;
+        if (m.keeps_states()) {
+            if (options.shuffle())
+                throw Error(call + ": the model has stateful layers, which carry each sample's states to the same "
+                                   "place in the next batch; give shuffle(false)");
+            m.check_stateful_batches(n_train, batch, call);
+            if (!validation_rows.empty()) m.check_stateful_batches(validation_rows.size(), std::min(options.batch_size(), validation_rows.size()), call + " (validation)");
+        }
         const std::size_t timesteps = m.network->timesteps(x.shape().drop_front());
         m.train_ws.reserve(*m.network, batch, timesteps, call);
         const std::vector<std::string> names = metrics_names();
@@ -559,12 +579,13 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
 
 std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size,
                                                   const Tensor& sample_weight, const std::string& call) {
-    detail::Occupancy::Hold hold(occupancy, detail::Access::read, call);
+    detail::Occupancy::Hold hold(occupancy, reading(), call);
     return detail::api_call(call, [&] {
         check_compiled(call);
         check_x(x, call);
         check_y(x, y, call);
         check_batch_size(batch_size, call);
+        check_stateful_batches(x.shape()[0], std::min(batch_size, x.shape()[0]), call);
         const Tensor weights = loss_weights(x, y, sample_weight, {}, call);
         auto ws = inference_workspaces.borrow();
         return evaluate_rows(*ws, x, y, weights, all_rows(x.shape()[0]), batch_size, call);
@@ -589,10 +610,11 @@ std::map<std::string, float> Sequential::evaluate_dict(const Tensor& x, const Te
 Tensor Sequential::predict(const Tensor& x, std::size_t batch_size) const {
     const std::string call = "Sequential::predict";
     Impl& m = impl("Sequential::predict");
-    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, call);
+    detail::Occupancy::Hold hold(m.occupancy, m.reading(), call);
     return detail::api_call(call, [&] {
         m.check_x(x, call);
         check_batch_size(batch_size, call);
+        m.check_stateful_batches(x.shape()[0], std::min(batch_size, x.shape()[0]), call);
         const detail::Network& n = *m.network;
         const std::size_t samples = x.shape()[0], timesteps = n.timesteps(x.shape().drop_front());
         const Shape output = detail::resolve(n.output_shape, timesteps);
@@ -624,6 +646,7 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y, const Tensor&
         if (m.batch_rows.size() < batch) m.batch_rows = all_rows(batch);  // kept: a step allocates nothing
         const std::span<const std::size_t> rows(m.batch_rows.data(), batch);
         const Tensor weights = m.loss_weights(x, y, sample_weight, {}, call);
+        m.check_stateful_batches(batch, batch, call);
         m.train_ws.reserve(*m.network, batch, m.network->timesteps(x.shape().drop_front()), call);
         detail::gather_time_major(m.train_ws, x, rows);
         detail::gather_rows(m.train_ws.y_true, y, rows);
@@ -632,6 +655,13 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y, const Tensor&
         if (result.failure.empty() || !std::isfinite(result.loss)) return result.loss;
         return std::numeric_limits<float>::quiet_NaN();  // a gradient or the update was not finite: nothing changed
     });
+}
+
+void Sequential::reset_states() {
+    const std::string call = "Sequential::reset_states";
+    Impl& m = impl("Sequential::reset_states");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    for (auto& layer : m.layers) LayerAccess::reset_states(*layer);
 }
 
 const std::vector<std::unique_ptr<Layer>>& Sequential::layers() const { return impl("Sequential::layers").layers; }

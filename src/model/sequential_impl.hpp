@@ -58,6 +58,13 @@ struct Sequential::Impl {
     // Checks y against x, the output and the loss; resolves the metrics.
     void check_y(const Tensor& x, const Tensor& y, const std::string& call);
     void check_compiled(const std::string& call) const;
+    // Whether a layer is stateful (a forward pass then changes the model).
+    bool keeps_states() const;
+    // Reads of a model with stateful layers change it: they need it alone.
+    detail::Access reading() const { return keeps_states() ? detail::Access::change : detail::Access::read; }
+    // Stateful layers take `samples` in batches of `batch` only if every batch has that size,
+    // the size they carry states for.
+    void check_stateful_batches(std::size_t samples, std::size_t batch, const std::string& call) const;
     // The loss's weights of x's samples: sample_weight times class_weight's weight of each
     // sample's class, (N,) or (N, T) for a sequence output's steps; checked against x and y.
     // Empty when neither is given.

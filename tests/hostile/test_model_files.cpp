@@ -72,7 +72,7 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
          "the file holds a tensor 'rnn/bias' that the architecture does not use; expected only its layers' weights"},
         {"a layer renamed away from its weights", [](json& m) { layer(m, 1)["name"] = "other"; },
          "expected a tensor named 'other/kernel', found none"},
-        {"an unknown setting", [](json& m) { layer(m, 0)["stateful"] = true; }, "layer 0: unknown key \"stateful\"; expected only"},
+        {"an unknown setting", [](json& m) { layer(m, 0)["unroll"] = true; }, "layer 0: unknown key \"unroll\"; expected only"},
         {"a misspelt setting", [](json& m) { layer(m, 1)["activaton"] = "relu"; }, "layer 1: unknown key \"activaton\""},
         {"an unknown model setting", [](json& m) { m["architecture"]["time_major"] = true; },
          "the architecture: unknown key \"time_major\"; expected only \"layers\", \"name\""},
@@ -136,7 +136,7 @@ TEST_CASE("a Bidirectional layer around something else, or with a hostile merge 
         {"no layer inside", [](json& m) { layer(m, 0).erase("layer"); }, "expected a value for \"layer\""},
         {"an unknown merge mode", [](json& m) { layer(m, 0)["merge_mode"] = "max"; }, "expected \"concat\", \"sum\", \"mul\" or \"ave\", got \"max\""},
         {"bad units inside", [](json& m) { layer(m, 0)["layer"]["units"] = -2; }, "the layer in a Bidirectional: expected \"units\" to be a whole number"},
-        {"an unknown key inside", [](json& m) { layer(m, 0)["layer"]["stateful"] = true; }, "the layer in a Bidirectional: unknown key \"stateful\""},
+        {"an unknown key inside", [](json& m) { layer(m, 0)["layer"]["unroll"] = true; }, "the layer in a Bidirectional: unknown key \"unroll\""},
         {"return_state inside", [](json& m) { layer(m, 0)["layer"]["return_state"] = true; }, "has return_state on"},
     });
 }

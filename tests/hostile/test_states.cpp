@@ -46,10 +46,13 @@ TEST_CASE("a layer called on its own: an empty batch gives an empty result, zero
     CHECK(empty[0].shape() == Shape{0, 3});
     CHECK(empty[1].shape() == Shape{0, 3});
     CHECK(rnn.built());
-    CHECK(rnn(Tensor({2, 5, 2}))[0].shape() == Shape{2, 3});  // built for the empty batch's sample shape
+    CHECK(rnn(Tensor({2, 5, 2}))[0].shape() == Shape{2, 3});  // built for the empty batch's features,
+    CHECK(rnn(Tensor({2, 9, 2}))[0].shape() == Shape{2, 3});  // and, as Keras's, any number of steps
+    CHECK(rnn.input_shape() == Shape{recur::None, 2});
+    CHECK_THROWS_WITH_AS(rnn(Tensor({2, 5, 3})), doctest::Contains("expects input of shape (None, None, 2), got (2, 5, 3)"), Error);
     CHECK_THROWS_WITH_AS(SimpleRNN(3).name("r")(Tensor({2, 0, 2})),
                          "SimpleRNN: layer 'r' expects sequences of at least one timestep, got shape (2, 0, 2)", Error);
-    CHECK_THROWS_WITH_AS(SimpleRNN(3).name("r")(Tensor({2, 4, 0})), doctest::Contains("expects dimensions >= 1, got (4, 0)"), Error);
+    CHECK_THROWS_WITH_AS(SimpleRNN(3).name("r")(Tensor({2, 4, 0})), doctest::Contains("expects dimensions >= 1, got (None, 0)"), Error);
     CHECK_THROWS_WITH_AS(Dense(2).name("d")(Tensor({3, 0})), "Dense: layer 'd' expects dimensions >= 1, got (0,)", Error);
     CHECK(Dense(2)(Tensor({0, 3})).shape() == Shape{0, 2});
     CHECK(recur::Embedding(4, 2)(Tensor({0, 3})).shape() == Shape{0, 3, 2});
