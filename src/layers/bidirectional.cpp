@@ -239,11 +239,19 @@ void Bidirectional::write_config(detail::ConfigWriter& config) const {
 }
 
 std::unique_ptr<Layer> Bidirectional::from_config(const detail::ConfigReader& c) {
-    const std::unique_ptr<Layer> layer = detail::layer_from_config(c.object("layer"), "the layer in a Bidirectional");
+    // The kind first: a file could nest wrappers deeper than the stack would follow.
+    const nlohmann::json& config = c.object("layer");
+    const auto type = config.find("type");
+    if (type == config.end() || !type->is_string() ||
+        (*type != "SimpleRNN" && *type != "LSTM" && *type != "GRU"))
+        throw Error("Bidirectional: expected a recurrent layer (SimpleRNN, LSTM or GRU), got " +
+                    (type == config.end() ? std::string("no \"type\"") : type->dump(-1, ' ', true).substr(0, 60)));
+    const std::unique_ptr<Layer> layer = detail::layer_from_config(config, "the layer in a Bidirectional");
     const auto* recurrent = dynamic_cast<const Recurrent*>(layer.get());
-    if (!recurrent)
-        throw Error(std::string("Bidirectional: expected a recurrent layer (SimpleRNN, LSTM or GRU), got ") +
-                    layer->type_name());
+    if (!recurrent) throw Error(std::string("Bidirectional: expected a recurrent layer, got ") + layer->type_name());
+    if (const Shape outer = c.shape("input_shape"); recurrent->input_shape() != outer)
+        throw Error("Bidirectional: the layer in it has input_shape " + recurrent->input_shape().str() +
+                    " but the Bidirectional " + outer.str() + "; expected the same");
     Bidirectional wrapper(*recurrent);
     wrapper.merge_mode(c.string("merge_mode"));
     return wrapper.clone();

@@ -69,6 +69,24 @@ int main(int argc, char** argv) {
     gated.fit(sine({6, 4, 2}), sine({6, 1}), recur::FitOptions().epochs(1).batch_size(3).verbose(0));
     gated.save_checkpoint(dir + "/gated_checkpoint.safetensors");
 
+    recur::Sequential masked;  // any length, Masking, Bidirectional both ways, a checkpoint
+    masked.add(recur::Masking(0.0f).input_shape({recur::None, 2}));
+    masked.add(recur::Bidirectional(recur::LSTM(3).return_sequences(true)).merge_mode("ave"));
+    masked.add(recur::Bidirectional(recur::GRU(2).reset_after(false)));
+    masked.add(recur::Dense(2).activation("softmax"));
+    masked.compile("adam", "sparse_categorical_crossentropy");
+    recur::Tensor labels({6});
+    labels(1) = labels(4) = 1.0f;
+    masked.fit(sine({6, 5, 2}), labels, recur::FitOptions().epochs(1).batch_size(3).verbose(0));
+    masked.save_checkpoint(dir + "/masked_checkpoint.safetensors");
+
+    recur::Sequential stateful;  // padding ids, a stateful layer
+    stateful.add(recur::Embedding(6, 2).mask_zero(true).input_shape({4}));
+    stateful.add(recur::SimpleRNN(3).stateful(true).return_sequences(true));
+    stateful.add(recur::Dense(1));
+    stateful.compile("sgd", "mse");
+    stateful.save(dir + "/stateful.safetensors");
+
     recur::Sequential plain;  // not compiled
     plain.add(recur::SimpleRNN(2).input_shape({2, 1}));
     plain.save(dir + "/uncompiled.safetensors");

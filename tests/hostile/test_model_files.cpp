@@ -131,8 +131,23 @@ TEST_CASE("a Bidirectional layer around something else, or with a hostile merge 
     model.add(recur::Bidirectional(recur::GRU(2).name("gru")).name("both").input_shape({4, 3}));
     model.add(recur::Dense(1).name("head"));
     check_cases(model, false, {
-        {"a Dense layer inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 1); }, "Bidirectional: expected a recurrent layer (SimpleRNN, LSTM or GRU), got Dense"},
-        {"a Bidirectional inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 0); }, "expected a recurrent layer (SimpleRNN, LSTM or GRU), got Bidirectional"},
+        {"a Dense layer inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 1); }, "Bidirectional: expected a recurrent layer (SimpleRNN, LSTM or GRU), got \"Dense\""},
+        {"a Bidirectional inside", [](json& m) { layer(m, 0)["layer"] = layer(m, 0); }, "expected a recurrent layer (SimpleRNN, LSTM or GRU), got \"Bidirectional\""},
+        {"Bidirectional layers nested 100,000 deep", [](json& m) {  // written as text: a JSON printer recurses
+             std::string nested = layer(m, 0)["layer"].dump();
+             const std::string open = R"({"type":"Bidirectional","name":"b","input_shape":[4,3],"merge_mode":"sum","layer":)";
+             std::string text;
+             for (int i = 0; i < 100000; ++i) text += open;
+             text += nested + std::string(100000, '}');
+             json outer = layer(m, 0);
+             outer.erase("layer");
+             std::string first = outer.dump();
+             first.insert(first.size() - 1, R"(,"layer":)" + text);
+             m["architecture"] = R"({"name":"s","layers":[)" + first + "," + layer(m, 1).dump() + "]}";
+         },
+         "got \"Bidirectional\""},
+        {"an inner layer of another input shape", [](json& m) { layer(m, 0)["layer"]["input_shape"] = json::array({5, 3}); },
+         "the layer in it has input_shape (5, 3) but the Bidirectional (4, 3); expected the same"},
         {"no layer inside", [](json& m) { layer(m, 0).erase("layer"); }, "expected a value for \"layer\""},
         {"an unknown merge mode", [](json& m) { layer(m, 0)["merge_mode"] = "max"; }, "expected \"concat\", \"sum\", \"mul\" or \"ave\", got \"max\""},
         {"bad units inside", [](json& m) { layer(m, 0)["layer"]["units"] = -2; }, "the layer in a Bidirectional: expected \"units\" to be a whole number"},
