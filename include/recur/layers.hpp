@@ -116,8 +116,10 @@ private:
     virtual std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const = 0;
     virtual void forward(detail::LayerPass& pass) const = 0;
     virtual void backward(detail::LayerPass& pass) const = 0;
-    // The final states forward leaves (h; h and c for LSTM), each batch x state_width().
+    // The final states forward leaves (h; h and c for LSTM; a Bidirectional layer's forward
+    // ones then its backward ones), each batch x state_width().
     virtual std::size_t state_count() const { return 0; }
+    virtual std::size_t state_width() const { return 0; }
     // Keras's stateful layers: the final states of a batch are the next batch's initial
     // states, so a batch's forward pass changes the layer; its batch size is then fixed
     // until reset_states.
@@ -202,6 +204,7 @@ private:
     void forward_masked(detail::LayerPass& pass) const;
     void backward_masked(detail::LayerPass& pass) const;
     std::size_t state_count() const override;
+    std::size_t state_width() const override { return units_; }
     bool keeps_states() const override { return stateful_; }
     void check_batch(std::size_t batch, const std::string& call) const override;
     void reset_states() override;
@@ -348,6 +351,8 @@ private:
 // (go_backwards turned), their outputs merged: "concat" (the default: forward's units, then
 // backward's), "sum", "mul" or "ave". With return_sequences the backward outputs are put back
 // in time order first; with a mask each sequence's backward run starts at its last real step.
+// With the layer's return_state, a call on its own returns [output, forward states...,
+// backward states...] ([output, h_f, c_f, h_b, c_b] for LSTM), as Keras's.
 // Weights: the forward layer's, then the backward layer's, named forward_<layer>/kernel, ...
 // (Keras's get_weights order). It needs whole sequences, so a stream refuses it.
 class Bidirectional final : public Layer {
@@ -365,7 +370,7 @@ public:
     const Recurrent& forward_layer() const { return *forward_; }
     const Recurrent& backward_layer() const { return *backward_; }
 
-    Tensor operator()(const Tensor& x);
+    std::vector<Tensor> operator()(const Tensor& x);
 
     const char* type_name() const override { return "Bidirectional"; }
     std::unique_ptr<Layer> clone() const override;
@@ -375,7 +380,10 @@ private:
     static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
     void input_shape_set(const std::string& call) override;
+    void check_placement(std::size_t index, const std::string& call) const override;
     bool output_masked(bool input_masked) const override;
+    std::size_t state_count() const override;
+    std::size_t state_width() const override { return forward_->units(); }
     Shape compute_output_shape(const Shape& input) const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;

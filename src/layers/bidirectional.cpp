@@ -25,8 +25,6 @@ Bidirectional::Bidirectional(const Recurrent& layer) : Layer("bidirectional"), l
     const std::string call = "Bidirectional";
     if (layer.built())
         throw Error(call + ": layer '" + layer.name() + "' is built; wrap a layer that is not (its copies get weights of their own)");
-    if (layer.return_state())
-        throw Error(call + ": layer '" + layer.name() + "' has return_state on; a Bidirectional layer gives one output");
     if (layer.stateful())
         throw Error(call + ": layer '" + layer.name() + "' is stateful; a Bidirectional layer's backward run starts "
                            "at each sequence's end, so it has no state to carry to the next batch");
@@ -62,12 +60,20 @@ Bidirectional& Bidirectional::name(std::string name) { set_name(std::move(name))
 
 std::unique_ptr<Layer> Bidirectional::clone() const { return std::make_unique<Bidirectional>(*this); }
 
-Tensor Bidirectional::operator()(const Tensor& x) {
+std::vector<Tensor> Bidirectional::operator()(const Tensor& x) {
     if (x.rank() != 3)
         throw Error("Bidirectional: layer '" + name() + "' expects input of shape (batch, timesteps, features), got " +
                     x.shape().str());
-    return call_standalone(x, false).front();
+    return call_standalone(x, forward_->return_state());
 }
+
+void Bidirectional::check_placement(std::size_t, const std::string& call) const {
+    if (forward_->return_state())
+        throw Error(call + ": layer '" + name() + "' wraps a layer with return_state on, which gives several outputs; a "
+                           "Sequential model takes one");
+}
+
+std::size_t Bidirectional::state_count() const { return 2 * LayerAccess::state_count(*forward_); }
 
 void Bidirectional::input_shape_set(const std::string& call) {
     LayerAccess::set_input_shape(*forward_, input_shape(), call);
@@ -189,6 +195,8 @@ void Bidirectional::forward(detail::LayerPass& pass) const {
     }
     pass.output = m.output;
     pass.output_mask = forward_->return_sequences() ? pass.mask : nullptr;
+    const std::size_t n = LayerAccess::state_count(*forward_);
+    for (std::size_t i = 0; i < n; ++i) pass.states[i] = f.states[i], pass.states[n + i] = b.states[i];
 }
 
 void Bidirectional::backward(detail::LayerPass& pass) const {

@@ -22,7 +22,7 @@ struct LayerPass {
     const float* input = nullptr;    // the activations of the layer below
     float* workspace = nullptr;      // workspace_floats(batch, timesteps) floats, kept from forward to backward
     const float* output = nullptr;   // set by forward
-    std::array<const float*, 2> states{};  // set by forward of a recurrent layer: h (and c), batch x units
+    std::array<const float*, 4> states{};  // set by forward of a recurrent layer: h (and c), batch x units each
     std::array<const float*, 2> initial_states{};  // a recurrent layer's starting h (and c); null: zeros
     // Keras's mask, T x batch bytes in time order: 1 for a real step, 0 for one to skip;
     // null when the input has none. forward sets output_mask (see Layer::output_masked).

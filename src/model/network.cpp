@@ -202,7 +202,7 @@ std::vector<Tensor> Layer::call_standalone(const Tensor& x, bool with_states,
     std::vector<Tensor> outputs;
     outputs.emplace_back(detail::resolve(net.output_shape, timesteps).prepend(batch));
     const std::size_t states = with_states ? state_count() : 0;
-    for (std::size_t i = 0; i < states; ++i) outputs.emplace_back(Shape{batch, net.output_shape.back()});
+    for (std::size_t i = 0; i < states; ++i) outputs.emplace_back(Shape{batch, state_width()});
     if (batch == 0) return outputs;  // as Keras: an empty batch gives an empty result
     check_batch(batch, call);
     detail::Workspace ws;

@@ -152,7 +152,7 @@ TEST_CASE("a Bidirectional layer around something else, or with a hostile merge 
         {"an unknown merge mode", [](json& m) { layer(m, 0)["merge_mode"] = "max"; }, "expected \"concat\", \"sum\", \"mul\" or \"ave\", got \"max\""},
         {"bad units inside", [](json& m) { layer(m, 0)["layer"]["units"] = -2; }, "the layer in a Bidirectional: expected \"units\" to be a whole number"},
         {"an unknown key inside", [](json& m) { layer(m, 0)["layer"]["unroll"] = true; }, "the layer in a Bidirectional: unknown key \"unroll\""},
-        {"return_state inside", [](json& m) { layer(m, 0)["layer"]["return_state"] = true; }, "has return_state on"},
+        {"return_state inside", [](json& m) { layer(m, 0)["layer"]["return_state"] = true; }, "wraps a layer with return_state on"},
     });
 }
 

@@ -178,10 +178,35 @@ TEST_CASE("Bidirectional: model files, streams and bad settings") {
 
     CHECK_THROWS_WITH_AS(model.stream(1), doctest::Contains("(Bidirectional) runs each sequence from its end too"), Error);
     CHECK_THROWS_WITH_AS(Bidirectional(GRU(2)).merge_mode("max"), doctest::Contains("expected \"concat\", \"sum\", \"mul\" or \"ave\", got \"max\""), Error);
-    CHECK_THROWS_WITH_AS(Bidirectional(LSTM(2).return_state(true)), doctest::Contains("has return_state on"), Error);
+    Sequential with_states;
+    CHECK_THROWS_WITH_AS(with_states.add(Bidirectional(LSTM(2).return_state(true)).input_shape({3, 2})),
+                         doctest::Contains("wraps a layer with return_state on, which gives several outputs"), Error);
     GRU built(2);
     built(ramp({1, 3, 2}));
     CHECK_THROWS_WITH_AS(Bidirectional{built}, doctest::Contains("is built; wrap a layer that is not"), Error);
     Bidirectional standalone(SimpleRNN(2));
-    CHECK(standalone(ramp({4, 3, 5})).shape() == Shape{4, 4});
+    CHECK(standalone(ramp({4, 3, 5})).front().shape() == Shape{4, 4});
+}
+
+TEST_CASE("Bidirectional with return_state: [output, forward h, c, backward h, c], as Keras's") {
+    const Tensor x = ramp({3, 5, 2});
+    Bidirectional both(LSTM(4).return_state(true).return_sequences(true));
+    const std::vector<Tensor> out = both(x);
+    REQUIRE(out.size() == 5);
+    CHECK(out[0].shape() == Shape{3, 5, 8});
+    for (std::size_t i = 1; i < 5; ++i) CHECK(out[i].shape() == Shape{3, 4});
+    // The same states from the two layers called apart with the wrapper's weights.
+    LSTM forward = LSTM(4).return_state(true), backward = LSTM(4).return_state(true).go_backwards(true);
+    forward(x);
+    backward(x);
+    const std::vector<Tensor> w = both.get_weights();
+    forward.set_weights({w[0], w[1], w[2]});
+    backward.set_weights({w[3], w[4], w[5]});
+    const std::vector<Tensor> f = forward(x), b = backward(x);
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(std::equal(out[1 + i].begin(), out[1 + i].end(), f[1 + i].begin(), f[1 + i].end()));
+        CHECK(std::equal(out[3 + i].begin(), out[3 + i].end(), b[1 + i].begin(), b[1 + i].end()));
+    }
+    Bidirectional gru(GRU(3).return_state(true));
+    CHECK(gru(x).size() == 3);  // [output, forward h, backward h]
 }
