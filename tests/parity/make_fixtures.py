@@ -46,7 +46,7 @@ go_backwards, dense_units, dense_activation, loss, learning_rate, beta_1, beta_2
 adam_steps, generator.
 
 Stacks of LSTM and GRU layers (CELL_CONFIGS; MASKED_CONFIGS after Masking(0); BIDIRECTIONAL_CONFIGS
-with Bidirectional layers) are written the same way, with the layers
+with Bidirectional layers; WEIGHTED_CONFIGS with a "sample_weight" tensor) are written the same way, with the layers
 listed as JSON in the metadata key "layers" (each: name, cell, units, return_sequences,
 go_backwards, and for a Bidirectional layer merge_mode) and their weights under "<name>/kernel",
 "<name>/recurrent_kernel" and "<name>/bias" in Keras's layout (a Bidirectional layer's under
@@ -223,6 +223,18 @@ class Model:
         loss = f.binary_cross_entropy_with_logits(z, y)
         return torch.sigmoid(z), loss
 
+    def row_losses(self, z, y):
+        """Each output row's loss (the mean over its values where the loss has several)."""
+        f = torch.nn.functional
+        o = z.shape[-1]
+        if self.loss == "mse":
+            return ((z - y) ** 2).mean(-1)
+        if self.loss in ("sparse_softmax", "sparse_logits"):
+            return f.cross_entropy(z.reshape(-1, o), y.reshape(-1).long(), reduction="none").reshape(z.shape[:-1])
+        if self.loss == "categorical_softmax":
+            return -(y * torch.log_softmax(z, -1)).sum(-1)
+        return f.binary_cross_entropy_with_logits(z, y, reduction="none").mean(-1)
+
     def loss_and_grads(self, weights, x, y):
         """Return (output, loss, Keras-layout gradients) at `weights`."""
         self.load(weights)
@@ -352,6 +364,15 @@ MASKED_CONFIGS = [
 
 # Bidirectional layers (a fifth field: the merge mode), torch.nn's bidirectional=True modules,
 # plain and masked.
+# Sample weights (Keras's arithmetic: sum(weight x row loss) / rows), per sample or per timestep:
+# (config, "sample" or "step").
+WEIGHTED_CONFIGS = [
+    ((6, 5, 3, [("lstm", 4, False, False)], 2, "mse"), "sample"),
+    ((5, 4, 3, [("gru", 4, False, False, "concat")], 3, "sparse_softmax"), "sample"),
+    ((4, 6, 2, [("gru", 5, True, False)], 3, "sparse_softmax", [6, 2, 4, 1]), "step"),
+    ((3, 5, 2, [("lstm", 3, True, False)], 2, "mse"), "sample"),
+]
+
 BIDIRECTIONAL_CONFIGS = [
     (4, 7, 3, [("lstm", 5, False, False, "concat")], 2, "mse"),
     (4, 7, 3, [("gru", 5, True, False, "sum")], 3, "mse"),
@@ -519,7 +540,7 @@ def packed_run(module, cell, h, lengths, backwards):
     return out, (state[0] if cell == "lstm" else state)[-1]
 
 
-def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=None, lengths=None):
+def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=None, lengths=None, weights=None):
     """Output, loss and every Keras-layout gradient of the stack at `values`: through
     torch.nn's modules where they exist (use_modules; with a mask, as packed sequences), else
     through the written-out formulas. A masked sequence output is scored on its real steps only."""
@@ -565,7 +586,13 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
             out = formula_scan(cell, w, h.flip(1) if bwd else h, None if mask is None else (mask.flip(1) if bwd else mask))
             h = out if seq else out[:, -1]
     z = h @ leaves["dense/kernel"] + leaves["dense/bias"]
-    if mask is not None and layers[-1][2]:
+    if weights is not None:  # Keras's: sum(weight x row loss) / rows (the real rows, with a mask)
+        output, _ = head.output_and_loss(z, y)
+        rows = head.row_losses(z, y)
+        w = weights if weights.dim() == rows.dim() else weights[:, None].expand(rows.shape)
+        real = (mask > 0) if mask is not None and layers[-1][2] else torch.ones_like(rows, dtype=torch.bool)
+        loss = (w[real] * rows[real]).sum() / real.sum()
+    elif mask is not None and layers[-1][2]:
         real = mask > 0
         output, _ = head.output_and_loss(z, y)
         _, loss = head.output_and_loss(z[real], y[real])
@@ -578,7 +605,8 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
     return output.detach(), loss.detach(), grads
 
 
-def build_cell_fixture(cfg, seed):
+def build_cell_fixture(cfg, seed, weighting=None):
+    """weighting: None, "sample" ((B,) weights) or "step" ((B, T) weights, for sequence outputs)."""
     b, t, d, layers, o, loss_kind, *masking = cfg
     gen = torch.Generator().manual_seed(seed)
     names, counts = [], {}
@@ -614,12 +642,16 @@ def build_cell_fixture(cfg, seed):
     else:
         y = torch.randn(out_shape, generator=gen)
     head = Model(1, 1, 1, "tanh", False, False, loss_kind)  # its output_and_loss
+    weights = None
+    if weighting is not None:  # from 0 to 2, one of them 0
+        weights = 2.0 * torch.rand((b,) if weighting == "sample" else (b, t), generator=gen)
+        weights.view(-1)[1] = 0.0
 
     def grads_at(values):
-        by_formulas = stack_loss_and_grads(layers, names, values, x, y, head, False, mask)
+        by_formulas = stack_loss_and_grads(layers, names, values, x, y, head, False, mask, None, weights)
         if masking == ["holes"]:  # PyTorch's packed sequences cannot hold holes
             return by_formulas
-        by_modules = stack_loss_and_grads(layers, names, values, x, y, head, True, mask, lengths)
+        by_modules = stack_loss_and_grads(layers, names, values, x, y, head, True, mask, lengths, weights)
         # The written-out formulas (gru_before's only reference) reproduce torch.nn's modules.
         assert torch.allclose(by_modules[1], by_formulas[1], rtol=0, atol=1e-12)
         for k in values:
@@ -644,6 +676,8 @@ def build_cell_fixture(cfg, seed):
             w[k] = w[k] - lr_t * m[k] / (torch.sqrt(v2[k]) + EPSILON)
 
     tensors = {"x": x, "y": y}
+    if weights is not None:
+        tensors["sample_weight"] = weights
     tensors.update(flat)
     tensors["output"] = output
     tensors["loss"] = loss.reshape(1)
@@ -702,9 +736,10 @@ def main():
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")
-    for index, cfg in enumerate(CELL_CONFIGS + MASKED_CONFIGS + BIDIRECTIONAL_CONFIGS):
-        name = cell_config_name(cfg)
-        tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 1000 + index)
+    stacks = [(cfg, None) for cfg in CELL_CONFIGS + MASKED_CONFIGS + BIDIRECTIONAL_CONFIGS] + WEIGHTED_CONFIGS
+    for index, (cfg, weighting) in enumerate(stacks):
+        name = cell_config_name(cfg) + ("" if weighting is None else f"_{weighting}_weights")
+        tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 1000 + index, weighting)
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")
