@@ -219,6 +219,9 @@ private:
     // A stateful layer's states between batches (h, then c): batch x units each, or empty
     // before the first batch and after reset_states.
     mutable Tensor carried_;
+    // Keras's zero_output_for_mask, which its Bidirectional turns on for return_sequences: a
+    // masked step outputs zeros instead of the last real step's output.
+    bool zero_output_for_mask_ = false;
     friend class Bidirectional;  // makes its backward copy with go_backwards turned
 };
 

@@ -31,6 +31,7 @@ Bidirectional::Bidirectional(const Recurrent& layer) : Layer("bidirectional"), l
     forward_ = copy_of(layer, "forward_" + layer_name_);
     backward_ = copy_of(layer, "backward_" + layer_name_);
     backward_->go_backwards_ = !layer.go_backwards();
+    forward_->zero_output_for_mask_ = backward_->zero_output_for_mask_ = layer.return_sequences();  // as Keras's
     LayerAccess::adopt(*forward_);
     LayerAccess::adopt(*backward_);
     if (layer.has_input_shape()) set_input_shape(layer.input_shape(), call);

@@ -506,9 +506,10 @@ void Recurrent::forward_masked(detail::LayerPass& pass) const {
         if (!return_sequences_) continue;
         std::size_t k = 0;
         each_step(T, go_backwards_, [&](std::size_t position, std::size_t t) {
-            if (mask[t * B + row]) ++k;
+            const bool real = mask[t * B + row];
+            k += real;
             float* out = p.output + (position * B + row) * U;
-            if (k > 0) std::copy_n(state(b.hs, k, j), U, out);
+            if (k > 0 && (real || !zero_output_for_mask_)) std::copy_n(state(b.hs, k, j), U, out);
             else std::fill_n(out, U, 0.0f);
         });
     }
@@ -539,8 +540,9 @@ void Recurrent::backward_masked(detail::LayerPass& pass) const {
         for (std::size_t j = 0; j < B; ++j) {
             std::size_t k = 0;
             each_step(T, go_backwards_, [&](std::size_t position, std::size_t t) {
-                if (mask[t * B + p.order[j]]) ++k;
-                if (k == 0) return;
+                const bool real = mask[t * B + p.order[j]];
+                k += real;
+                if (k == 0 || (!real && zero_output_for_mask_)) return;
                 float* to = p.dh + (p.offsets[k - 1] + j) * U;
                 const float* from = dy + (position * B + p.order[j]) * U;
                 for (std::size_t u = 0; u < U; ++u) to[u] += from[u];

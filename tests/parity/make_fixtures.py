@@ -569,6 +569,8 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
                 f = formula_scan(cell, wf, h, mask)
                 b_ = formula_scan(cell, wb, h.flip(1), None if mask is None else mask.flip(1))
                 f, b_ = (f, b_.flip(1)) if seq else (f[:, -1], b_[:, -1])
+                if seq and mask is not None:  # Keras's Bidirectional: zero_output_for_mask
+                    f, b_ = f * mask[:, :, None], b_ * mask[:, :, None]
             h = {"concat": lambda: torch.cat([f, b_], -1), "sum": lambda: f + b_, "mul": lambda: f * b_,
                  "ave": lambda: (f + b_) / 2}[merge[0]]()
             continue
