@@ -138,8 +138,9 @@ public:
     // take any batch size again).
     void reset_states();
 
-    // One timestep at a time for `batch` sequences; see Stream. Layers with go_backwards
-    // cannot stream (they need the sequence's end first).
+    // One timestep at a time for `batch` sequences; see Stream. Layers with go_backwards and
+    // Bidirectional layers cannot stream (they need the sequence's end first), nor a model
+    // with a mask (a stream runs every step it is given).
     Stream stream(std::size_t batch) const;
 
     const std::vector<std::unique_ptr<Layer>>& layers() const;
