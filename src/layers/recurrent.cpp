@@ -438,8 +438,8 @@ void each_step(std::size_t T, bool backwards, Visit visit) {
     for (std::size_t p = 0; p < T; ++p) visit(p, backwards ? T - 1 - p : p);
 }
 
-// Lays out the packing from the mask; returns the longest sequence's length.
-std::size_t plan(const Packing& p, const std::uint8_t* mask, std::size_t B, std::size_t T, bool backwards) {
+// Lays out the packing from the mask.
+void plan(const Packing& p, const std::uint8_t* mask, std::size_t B, std::size_t T, bool backwards) {
     for (std::size_t b = 0; b < B; ++b) {
         p.order[b] = b;
         p.lengths[b] = 0;
@@ -461,7 +461,21 @@ std::size_t plan(const Packing& p, const std::uint8_t* mask, std::size_t B, std:
             if (mask[t * B + p.order[j]]) p.times[p.offsets[k++] + j] = t;
         });
     }
-    return steps;
+}
+
+// A masked pass's packing, after the scan's buffers in its workspace.
+Packing packing_in(float* workspace, const detail::Cell& cell, const detail::RecurrentDims& d, bool go_backwards) {
+    return packing_layout(workspace + detail::round_up(detail::recurrent_workspace_floats(cell, d, go_backwards), 16),
+                          d.batch, d.timesteps, d.features, d.units);
+}
+
+// The scan's dimensions over the packed rows: as many steps as the longest sequence has.
+detail::RecurrentDims packed(detail::RecurrentDims d, const Packing& p) {
+    d.timesteps = d.batch ? p.lengths[0] : 0;
+    d.active = p.active;
+    d.offsets = p.offsets;
+    d.lengths = p.lengths;
+    return d;
 }
 
 }  // namespace
@@ -475,17 +489,14 @@ std::size_t Recurrent::workspace_floats(std::size_t batch, std::size_t timesteps
 }
 
 void Recurrent::forward_masked(detail::LayerPass& pass) const {
-    detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
-    const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = units_, width = cell().gates() * U;
+    const detail::RecurrentDims padded = dims_of(*this, pass.batch, pass.timesteps, units_);
+    const std::size_t B = padded.batch, T = padded.timesteps, D = padded.features, U = units_, width = cell().gates() * U;
     const detail::Cell& c = cell();
-    detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);
-    const Packing p = packing_layout(pass.workspace + detail::round_up(detail::recurrent_workspace_floats(c, d, go_backwards_), 16),
-                                     B, T, D, U);
+    const detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, padded, go_backwards_);
+    const Packing p = packing_in(pass.workspace, c, padded, go_backwards_);
     const std::uint8_t* mask = pass.mask;
-    d.timesteps = plan(p, mask, B, T, go_backwards_);
-    d.active = p.active;
-    d.offsets = p.offsets;
-    d.lengths = p.lengths;
+    plan(p, mask, B, T, go_backwards_);
+    const detail::RecurrentDims d = packed(padded, p);
     for (std::size_t k = 0; k < d.timesteps; ++k)
         for (std::size_t j = 0; j < p.active[k]; ++j)
             std::copy_n(pass.input + (p.times[p.offsets[k] + j] * B + p.order[j]) * D, D, p.x + (p.offsets[k] + j) * D);
@@ -520,17 +531,13 @@ void Recurrent::forward_masked(detail::LayerPass& pass) const {
 }
 
 void Recurrent::backward_masked(detail::LayerPass& pass) const {
-    detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
-    const std::size_t B = d.batch, T = d.timesteps, D = d.features, U = units_, width = cell().gates() * U;
+    const detail::RecurrentDims padded = dims_of(*this, pass.batch, pass.timesteps, units_);
+    const std::size_t B = padded.batch, T = padded.timesteps, D = padded.features, U = units_, width = cell().gates() * U;
     const detail::Cell& c = cell();
-    detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, d, go_backwards_);
-    const Packing p = packing_layout(pass.workspace + detail::round_up(detail::recurrent_workspace_floats(c, d, go_backwards_), 16),
-                                     B, T, D, U);
+    detail::RecurrentBuffers b = detail::recurrent_layout(pass.workspace, c, padded, go_backwards_);
+    const Packing p = packing_in(pass.workspace, c, padded, go_backwards_);
     const std::uint8_t* mask = pass.mask;
-    d.timesteps = B ? p.lengths[0] : 0;
-    d.active = p.active;
-    d.offsets = p.offsets;
-    d.lengths = p.lengths;
+    const detail::RecurrentDims d = packed(padded, p);
     b.h_prev = p.h_prev;
     // Each output's gradient goes to the step whose h it is: a masked step's to the last real
     // step before it (none before the first: the initial state is no weight).

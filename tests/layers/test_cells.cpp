@@ -10,12 +10,15 @@
 
 #include <recur/recur.hpp>
 
+#include "support/compare.hpp"
+
 using recur::Dense;
 using recur::GRU;
 using recur::LSTM;
 using recur::Sequential;
 using recur::Shape;
 using recur::Tensor;
+using recur::testing::same_bits;
 
 namespace {
 
@@ -23,13 +26,6 @@ Tensor ramp(Shape shape) {
     Tensor t(std::move(shape));
     for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = 0.013f * static_cast<float>(i % 41) - 0.25f;
     return t;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-    if (a.shape() != b.shape()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (a.data()[i] != b.data()[i]) return false;
-    return true;
 }
 
 // Rows of m (rows x cols) are orthonormal: m m^T = I.

@@ -13,6 +13,7 @@
 
 #include <recur/recur.hpp>
 
+#include "support/compare.hpp"
 #include "support/weights.hpp"
 
 using recur::Dense;
@@ -24,6 +25,7 @@ using recur::Sequential;
 using recur::Shape;
 using recur::SimpleRNN;
 using recur::Tensor;
+using recur::testing::same_bits;
 
 namespace {
 
@@ -31,13 +33,6 @@ Tensor ramp(Shape shape, float scale = 0.017f) {
     Tensor t(std::move(shape));
     for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = scale * static_cast<float>(i % 43) - 0.3f;
     return t;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-    if (a.shape() != b.shape()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (a.data()[i] != b.data()[i]) return false;
-    return true;
 }
 
 void copy_weights(Sequential& to, const Sequential& from) {
