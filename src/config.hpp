@@ -49,6 +49,9 @@ public:
     // A JSON object or list, as it is (for nested configs).
     const nlohmann::json& object(const char* key) const;
     const nlohmann::json& list(const char* key) const;
+    // Whether the value under key is an object (a setting that is a number or a config).
+    bool holds_object(const char* key) const { return config_.contains(key) && config_.at(key).is_object(); }
+    bool holds_null(const char* key) const { return config_.contains(key) && config_.at(key).is_null(); }
     // Refuses any key nothing has read: a setting this version does not know (Keras's
     // "stateful", a misspelt name) would otherwise be dropped without a word.
     void check_all_read() const;

@@ -1,5 +1,6 @@
 #include "text.hpp"
 
+#include <cmath>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,13 @@ std::string printable(std::string_view text) {
         }
     }
     return out;
+}
+
+std::string as_text(double value) {
+    if (std::isnan(value)) return "nan";
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
 }
 
 }  // namespace recur::detail

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "callbacks.hpp"
 #include "layers.hpp"
 #include "losses.hpp"
 #include "optimizers.hpp"
@@ -44,6 +45,9 @@ public:
     // indices, or the index of a one-hot row's largest value, or a 0/1 target rounded);
     // multiplies sample_weight. Not for sequence outputs, as Keras.
     FitOptions& class_weight(std::map<std::size_t, float> weights) { class_weight_ = std::move(weights); return *this; }
+    // Called in list order at each hook: FitOptions().callbacks({EarlyStopping().patience(3),
+    // std::make_shared<MyCallback>()}).
+    FitOptions& callbacks(std::vector<CallbackEntry> list) { callbacks_ = std::move(list); return *this; }
 
     std::size_t epochs() const { return epochs_; }
     std::size_t batch_size() const { return batch_size_; }
@@ -55,6 +59,7 @@ public:
     const std::string& checkpoint() const { return checkpoint_; }
     const Tensor& sample_weight() const { return sample_weight_; }
     const std::map<std::size_t, float>& class_weight() const { return class_weight_; }
+    const std::vector<CallbackEntry>& callbacks() const { return callbacks_; }
 
 private:
     std::size_t epochs_ = 1;
@@ -67,14 +72,19 @@ private:
     std::string checkpoint_;
     Tensor sample_weight_;  // empty: none
     std::map<std::size_t, float> class_weight_;
+    std::vector<CallbackEntry> callbacks_;
 };
 
-// What fit records, one entry per epoch (val_loss stays empty without validation data).
+// What fit records, one entry per epoch run (val_loss stays empty without validation data).
 struct History {
     std::vector<float> loss;
     std::vector<float> val_loss;
     // The compiled metrics by name, and "val_" + name for validation: metrics["accuracy"].
     std::map<std::string, std::vector<float>> metrics;
+    // Keras's history.history: every epoch log by name, loss, metrics, val_* and learning_rate.
+    std::map<std::string, std::vector<float>> history;
+    // Keras's history.epoch: the epochs run, counted from 0.
+    std::vector<std::size_t> epoch;
     // fit stopped because the loss, a gradient or an update became NaN or Inf; the model keeps
     // the weights and optimizer state from before the failing batch (Keras's TerminateOnNaN).
     bool terminated_on_nan = false;
@@ -122,6 +132,16 @@ public:
     // loss or the update is not finite the weights are left unchanged and NaN/Inf is returned.
     float train_on_batch(const Tensor& x, const Tensor& y, const Tensor& sample_weight = Tensor());
 
+    // Keras's model.stop_training: a callback sets it to end fit after the current batch;
+    // fit clears it when it starts.
+    void stop_training(bool stop);
+    bool stop_training() const;
+
+    // Every layer's weights in Keras's order (Keras's model.get_weights), and back: the list
+    // must match get_weights() in count and shapes, and hold finite values.
+    std::vector<Tensor> get_weights() const;
+    void set_weights(const std::vector<Tensor>& weights);
+
     // A .safetensors file with the weights (named like Keras's: "simple_rnn/kernel", ...) and,
     // in its metadata, the architecture, the compile settings and metadata(). Written
     // atomically: to a temporary file beside the target, then renamed over it. It replaces
@@ -153,6 +173,8 @@ public:
     Shape input_shape() const;   // per sample
     Shape output_shape() const;  // per sample
     const Optimizer& optimizer() const;
+    // To change the rate between steps (optimizer().set_learning_rate(...)), as a callback does.
+    Optimizer& optimizer();
     const Loss& loss() const;
     std::vector<std::string> metrics_names() const;  // "loss" first, as Keras lists them
 

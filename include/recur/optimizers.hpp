@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,72 @@ namespace detail {
 class ConfigWriter;
 struct OptimizerAccess;
 }  // namespace detail
+
+// Keras's LearningRateSchedule: the rate of each optimizer step, given the steps done before
+// it (Keras's schedule(optimizer.iterations)). Schedules hold no state, so a checkpoint that
+// keeps the step count resumes them exactly.
+class LearningRateSchedule {
+public:
+    virtual ~LearningRateSchedule();
+    virtual const char* name() const = 0;  // "ExponentialDecay", ...
+    virtual std::unique_ptr<LearningRateSchedule> clone() const = 0;
+    virtual float operator()(std::size_t step) const = 0;
+
+protected:
+    friend struct detail::OptimizerAccess;
+    // Model files: the schedule's settings, under Keras's names.
+    virtual void write_config(detail::ConfigWriter& config) const = 0;
+};
+
+// initial_learning_rate * decay_rate ^ (step / decay_steps), the exponent floored with staircase.
+class ExponentialDecay final : public LearningRateSchedule {
+public:
+    ExponentialDecay(float initial_learning_rate, std::size_t decay_steps, float decay_rate, bool staircase = false);
+    const char* name() const override { return "ExponentialDecay"; }
+    std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<ExponentialDecay>(*this); }
+    float operator()(std::size_t step) const override;
+
+private:
+    void write_config(detail::ConfigWriter& config) const override;
+    float initial_, rate_;
+    std::size_t decay_steps_;
+    bool staircase_;
+};
+
+// values[0] up to and including step boundaries[0], values[i] after boundaries[i - 1] up to
+// boundaries[i], the last value after the last boundary.
+class PiecewiseConstantDecay final : public LearningRateSchedule {
+public:
+    PiecewiseConstantDecay(std::vector<std::size_t> boundaries, std::vector<float> values);
+    const char* name() const override { return "PiecewiseConstantDecay"; }
+    std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<PiecewiseConstantDecay>(*this); }
+    float operator()(std::size_t step) const override;
+
+private:
+    void write_config(detail::ConfigWriter& config) const override;
+    std::vector<std::size_t> boundaries_;
+    std::vector<float> values_;
+};
+
+// Keras's CosineDecay: with warmup_target, a linear rise from initial_learning_rate to it over
+// warmup_steps first; then from the peak p, p * ((1 - alpha) * (1 + cos(pi * s / decay_steps)) / 2
+// + alpha) for s = min(steps since the warmup, decay_steps).
+class CosineDecay final : public LearningRateSchedule {
+public:
+    CosineDecay(float initial_learning_rate, std::size_t decay_steps, float alpha = 0.0f,
+                std::optional<float> warmup_target = std::nullopt, std::size_t warmup_steps = 0);
+    const char* name() const override { return "CosineDecay"; }
+    std::unique_ptr<LearningRateSchedule> clone() const override { return std::make_unique<CosineDecay>(*this); }
+    float operator()(std::size_t step) const override;
+
+private:
+    void write_config(detail::ConfigWriter& config) const override;
+    float initial_;
+    std::size_t decay_steps_;
+    float alpha_;
+    std::optional<float> warmup_target_;
+    std::size_t warmup_steps_;
+};
 
 // What Optimizer::apply_gradients did. A step that meets a non-finite value changes nothing:
 // one bad batch must not poison the weights or the moments for every later one.
@@ -29,7 +96,13 @@ public:
     virtual const char* name() const = 0;  // "Adam", ...
     virtual std::unique_ptr<Optimizer> clone() const = 0;
 
-    float learning_rate() const { return learning_rate_; }
+    // The rate of the next step: the constant one, or the schedule's at iterations().
+    float learning_rate() const { return schedule_ ? (*schedule_)(iterations_) : learning_rate_; }
+    // The schedule the rate follows; null for a constant rate.
+    const LearningRateSchedule* learning_rate_schedule() const { return schedule_.get(); }
+    // Changes a constant rate (what Keras's callbacks do to optimizer.learning_rate); a rate that
+    // follows a schedule cannot be set, as in Keras.
+    void set_learning_rate(float value);
     float clipnorm() const { return clipnorm_; }
     float global_clipnorm() const { return global_clipnorm_; }
     float clipvalue() const { return clipvalue_; }
@@ -54,7 +127,8 @@ protected:
     // Model files: the optimizer's own settings (its name and the shared ones are written for
     // it). A class that does not write them cannot be saved: this default says so.
     virtual void write_config(detail::ConfigWriter& config) const;
-    void set_learning_rate(float value);
+    void use_learning_rate(float value);  // a constant rate, replacing any schedule
+    void use_learning_rate(const LearningRateSchedule& schedule);
     void set_clipnorm(float value);
     void set_global_clipnorm(float value);
     void set_clipvalue(float value);
@@ -63,14 +137,16 @@ protected:
     // Where the state's running means of squared gradients start (Adam's v, RMSprop's), which
     // a restored state must hold as values >= 0; the state's end when there are none.
     virtual std::size_t squares_offset(std::size_t params) const { return state_floats(params); }
-    // One update of n parameters; state holds state_per_param() * n floats; step counts from 1.
-    virtual void update(float* params, const float* grads, float* state, std::size_t n,
-                        std::size_t step) const = 0;
+    // One update of n parameters at rate lr; state holds state_per_param() * n floats; step
+    // counts from 1.
+    virtual void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
+                        float lr) const = 0;
 
 private:
     void clip(std::span<float> grads, std::span<const std::size_t> variable_sizes) const;
 
     float learning_rate_;
+    std::shared_ptr<const LearningRateSchedule> schedule_;  // immutable, so copies share it
     float clipnorm_ = 0.0f;         // 0: off
     float global_clipnorm_ = 0.0f;  // 0: off
     float clipvalue_ = 0.0f;        // 0: off
@@ -87,7 +163,8 @@ public:
     using Optimizer::clipvalue;
     using Optimizer::global_clipnorm;
     using Optimizer::learning_rate;
-    Derived& learning_rate(float value) { set_learning_rate(value); return self(); }
+    Derived& learning_rate(float value) { use_learning_rate(value); return self(); }
+    Derived& learning_rate(const LearningRateSchedule& schedule) { use_learning_rate(schedule); return self(); }
     Derived& clipnorm(float value) { set_clipnorm(value); return self(); }
     Derived& global_clipnorm(float value) { set_global_clipnorm(value); return self(); }
     Derived& clipvalue(float value) { set_clipvalue(value); return self(); }
@@ -115,8 +192,8 @@ public:
 private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return momentum_ > 0.0f ? 1 : 0; }
-    void update(float* params, const float* grads, float* state, std::size_t n,
-                std::size_t step) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
+                float lr) const override;
     float momentum_ = 0.0f;
     bool nesterov_ = false;
 };
@@ -137,8 +214,8 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 2; }
     std::size_t squares_offset(std::size_t params) const override { return params; }
-    void update(float* params, const float* grads, float* state, std::size_t n,
-                std::size_t step) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
+                float lr) const override;
     float beta_1_ = 0.9f;
     float beta_2_ = 0.999f;
     float epsilon_ = 1e-7f;
@@ -159,8 +236,8 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 1; }
     std::size_t squares_offset(std::size_t) const override { return 0; }
-    void update(float* params, const float* grads, float* state, std::size_t n,
-                std::size_t step) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
+                float lr) const override;
     float rho_ = 0.9f;
     float epsilon_ = 1e-7f;
 };

@@ -1,5 +1,6 @@
 #pragma once
 // recur: Keras-style recurrent networks trained and run on the CPU.
+#include "callbacks.hpp"
 #include "data.hpp"
 #include "error.hpp"
 #include "io.hpp"

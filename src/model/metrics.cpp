@@ -5,6 +5,12 @@
 
 namespace recur::detail {
 
+std::optional<bool> metric_improves_upward(std::string_view name) {
+    if (name == "accuracy" || name == "acc") return true;
+    if (name == "mae" || name == "mean_absolute_error") return false;
+    return std::nullopt;
+}
+
 Metric::Metric(std::string_view name, const Loss& loss, std::size_t output_features) : name_(name) {
     if (name == "accuracy" || name == "acc") {
         name_ = "accuracy";

@@ -1,12 +1,17 @@
 #pragma once
 // Metrics compiled into a model: summed row by row over an epoch, reported as means.
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <recur/losses.hpp>
 
 namespace recur::detail {
+
+// Whether a metric of this name (as compile takes it) is better higher (accuracy) or lower
+// (errors); nullopt for a name recur does not know.
+std::optional<bool> metric_improves_upward(std::string_view name);
 
 class Metric {
 public:

@@ -37,11 +37,13 @@ void Progress::begin_epoch(std::size_t epoch) {
     epoch_start_ = last_draw_ = Clock::now();
 }
 
-// " - loss: 0.1234 - accuracy: 0.9000 - val_loss: ..."
-std::string Progress::values(std::span<const float> train, std::span<const float> validation) const {
+// " - loss: 0.1234 - accuracy: 0.9000 - val_loss: ... - learning_rate: 1.0000e-04"
+std::string Progress::values(std::span<const float> train, std::span<const float> validation,
+                             std::optional<float> learning_rate) const {
     std::string out;
     for (std::size_t i = 0; i < train.size(); ++i) out += " - " + names_[i] + ": " + metric(train[i]);
     for (std::size_t i = 0; i < validation.size(); ++i) out += " - val_" + names_[i] + ": " + metric(validation[i]);
+    if (learning_rate) out += " - learning_rate: " + metric(*learning_rate);
     return out;
 }
 
@@ -66,15 +68,16 @@ void Progress::step_done(std::size_t step, std::span<const float> running) {
     os_ << '\r' << bar(step) << " - ETA: " << eta << 's' << values(running, {}) << "\x1b[K" << std::flush;
 }
 
-void Progress::end_epoch(std::span<const float> train, std::span<const float> validation) {
+void Progress::end_epoch(std::span<const float> train, std::span<const float> validation,
+                         std::optional<float> learning_rate) {
     if (verbose_ == 0) return;
     const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start_).count();
     const long whole_seconds = static_cast<long>(elapsed);
     if (verbose_ == 1) {
         os_ << (dynamic_ ? "\r" : "") << bar(steps_) << " - " << whole_seconds << "s " << duration(elapsed / steps_)
-            << "/step" << values(train, validation) << (dynamic_ ? "\x1b[K" : "") << '\n';
+            << "/step" << values(train, validation, learning_rate) << (dynamic_ ? "\x1b[K" : "") << '\n';
     } else {
-        os_ << steps_ << '/' << steps_ << " - " << whole_seconds << 's' << values(train, validation) << " - "
+        os_ << steps_ << '/' << steps_ << " - " << whole_seconds << 's' << values(train, validation, learning_rate) << " - "
             << duration(elapsed) << "/epoch - " << duration(elapsed / steps_) << "/step\n";
     }
     os_ << std::flush;

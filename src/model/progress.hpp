@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <iosfwd>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,12 +18,15 @@ public:
     void begin_epoch(std::size_t epoch);
     // The running means after `step` (counting from 1) batches.
     void step_done(std::size_t step, std::span<const float> running);
-    // The epoch's means, and the validation ones (empty without validation data).
-    void end_epoch(std::span<const float> train, std::span<const float> validation);
+    // The epoch's means, the validation ones (empty without validation data) and the learning
+    // rate when it is to be shown.
+    void end_epoch(std::span<const float> train, std::span<const float> validation,
+                   std::optional<float> learning_rate = std::nullopt);
 
 private:
     using Clock = std::chrono::steady_clock;
-    std::string values(std::span<const float> train, std::span<const float> validation) const;
+    std::string values(std::span<const float> train, std::span<const float> validation,
+                       std::optional<float> learning_rate = std::nullopt) const;
     std::string bar(std::size_t step) const;
     std::ostream& os_;
     int verbose_;

@@ -10,6 +10,7 @@
 #include "data/split.hpp"
 #include "errors.hpp"
 #include "io/files.hpp"
+#include "model/hooks.hpp"
 #include "model/progress.hpp"
 #include "model/sequential_impl.hpp"
 #include "random.hpp"
@@ -198,6 +199,12 @@ void Sequential::Impl::check_compiled(const std::string& call) const {
     if (!optimizer || !loss) throw Error(call + ": the model must be compiled first (call compile)");
 }
 
+void Sequential::Impl::check_not_fitting(const std::string& call) const {
+    if (fitting)
+        throw Error(call + ": the model is in fit, which is running this callback; add, compile, fit and "
+                           "train_on_batch must wait until fit returns");
+}
+
 std::size_t Sequential::Impl::output_rows(std::size_t batch, std::size_t timesteps) const {
     return network->output_shape.rank() == 2 ? batch * timesteps : batch;
 }
@@ -206,6 +213,8 @@ bool Sequential::Impl::loss_fuses_output_activation() const {
     const auto fused = loss->fused_activation();
     return fused && LayerAccess::output_activation(*layers.back()) == fused;
 }
+
+using detail::as_text;
 
 namespace {
 // sum(weight * loss of the row) / rows, Keras's weighted loss, and its gradient: each row's
@@ -268,15 +277,6 @@ Sequential::Impl::Scored Sequential::Impl::scored_rows(const detail::Workspace& 
     return {ws.real_rows, ws.real_rows + floats, ws.real_count};
 }
 
-namespace {
-// A float as Python prints it: nan (whatever its sign bit), inf, -inf, or %g.
-std::string as_text(float value) {
-    if (std::isnan(value)) return "nan";
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", value);
-    return text;
-}
-}  // namespace
 
 Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
@@ -367,6 +367,7 @@ void Sequential::add(const Layer& layer) {
     const std::string call = "Sequential::add";
     Impl& m = impl("Sequential::add");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    m.check_not_fitting(call);
     detail::api_call(call, [&] {
         LayerAccess::check_placement(layer, m.layers.size(), call);
         for (const auto& existing : m.layers)
@@ -391,6 +392,7 @@ void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std
     const std::string call = "Sequential::compile";
     Impl& m = impl("Sequential::compile");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    m.check_not_fitting(call);
     std::vector<detail::Metric> resolved;
     for (const std::string& name : metrics)  // checks the names now, even before the model is built
         resolved.emplace_back(name, loss, m.network ? m.network->output_shape.back() : 1);
@@ -466,7 +468,10 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
     const std::string call = "Sequential::fit";
     Impl& m = impl("Sequential::fit");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
-    return detail::api_call(call, [&] {
+    m.check_not_fitting(call);
+    std::optional<detail::Hooks> hooks;
+    try {
+      return detail::api_call(call, [&] {
         m.check_compiled(call);
         m.check_x(x, call);
         m.check_y(x, y, call);
@@ -524,17 +529,26 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
         std::size_t scored = 0;                  // the rows the metrics were computed on this epoch
         std::vector<float> means(names.size());
         History history;
-        // Epochs initial_epoch + 1 .. epochs, counted from 1 as Keras prints them.
-        for (std::size_t done = options.initial_epoch(); done < options.epochs(); ++done) {
-            const std::size_t epoch = done + 1;
-            progress.begin_epoch(epoch);
+        hooks.emplace(options.callbacks(), *this, call);
+        const detail::Fitting fitting(m.fitting, m.stop_training);
+        const float first_rate = m.optimizer->learning_rate();
+        Logs logs;  // the last epoch's, for on_train_end
+        Logs batch_logs;  // made once, its values updated in place: the step loop allocates nothing
+        std::vector<float*> batch_values;
+        for (const std::string& name : names) batch_values.push_back(&batch_logs[name]);
+        hooks->each([&](Callback& c) { c.on_train_begin({}); });
+        // Epochs initial_epoch .. epochs - 1 as callbacks count them; the progress line counts from 1.
+        for (std::size_t epoch = options.initial_epoch(); epoch < options.epochs(); ++epoch) {
+            hooks->each([&](Callback& c) { c.on_epoch_begin(epoch, {}); });
+            progress.begin_epoch(epoch + 1);
             if (options.shuffle()) {  // as Keras, a fresh permutation each epoch: resumable from a checkpoint
                 std::iota(train_rows.begin(), train_rows.end(), 0);
                 std::shuffle(train_rows.begin(), train_rows.end(), m.generator);
             }
             std::fill(sums.begin(), sums.end(), 0.0);
             scored = 0;
-            for (std::size_t step = 0; step < steps; ++step) {
+            for (std::size_t step = 0; step < steps && !m.stop_training; ++step) {
+                hooks->each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
                 const std::size_t start = step * batch, count = std::min(batch, n_train - start);
                 const std::span<const std::size_t> rows(train_rows.data() + start, count);
                 detail::gather_time_major(m.train_ws, x, rows);
@@ -544,10 +558,12 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 // size, its metrics are computed on each batch's forward pass, before the update.
                 const Impl::Step result = m.train_step(m.train_ws, count);
                 if (!result.failure.empty()) {  // as Keras's TerminateOnNaN, with the last good weights kept
-                    std::cerr << call << ": " << result.failure << " at epoch " << epoch << ", batch " << step + 1
+                    std::cerr << call << ": " << result.failure << " at epoch " << epoch + 1 << ", batch " << step + 1
                               << "; training stopped with the weights and optimizer state from before that batch\n";
                     history.terminated_on_nan = true;
-                    return history;
+                    const float loss = std::isfinite(result.loss) ? std::numeric_limits<float>::quiet_NaN() : result.loss;
+                    hooks->each([&](Callback& c) { c.on_train_batch_end(step, {{"loss", loss}}); });
+                    break;
                 }
                 sums[0] += double(result.loss) * count;
                 const Impl::Scored s = m.scored_rows(m.train_ws, count);
@@ -558,23 +574,43 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 for (std::size_t i = 1; i < names.size(); ++i)
                     means[i] = scored ? static_cast<float>(sums[i] / scored) : 0.0f;
                 progress.step_done(step + 1, means);
+                for (std::size_t i = 0; i < names.size(); ++i) *batch_values[i] = means[i];
+                hooks->each([&](Callback& c) { c.on_train_batch_end(step, batch_logs); });
             }
-            history.loss.push_back(means[0]);
-            for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
+            if (history.terminated_on_nan) break;  // the failed epoch has no means to record
+            logs.clear();
+            for (std::size_t i = 0; i < names.size(); ++i) logs[names[i]] = means[i];
             std::vector<float> validation;
             if (!validation_rows.empty()) {
                 validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, *val_weights, validation_rows,
                                               options.batch_size(), call);
-                history.val_loss.push_back(validation[0]);
-                for (std::size_t i = 1; i < names.size(); ++i)
-                    history.metrics["val_" + names[i]].push_back(validation[i]);
+                for (std::size_t i = 0; i < names.size(); ++i) logs["val_" + names[i]] = validation[i];
             }
-            m.epochs_done = epoch;
-            progress.end_epoch(means, validation);
+            const float rate = m.optimizer->learning_rate();
+            logs["learning_rate"] = rate;
+            history.loss.push_back(means[0]);
+            for (std::size_t i = 1; i < names.size(); ++i) history.metrics[names[i]].push_back(means[i]);
+            if (!validation.empty()) {
+                history.val_loss.push_back(validation[0]);
+                for (std::size_t i = 1; i < names.size(); ++i) history.metrics["val_" + names[i]].push_back(validation[i]);
+            }
+            for (const auto& [name, value] : logs) history.history[name].push_back(value);
+            history.epoch.push_back(epoch);
+            m.epochs_done = epoch + 1;
+            // The rate shows when it moves: under a schedule or after a callback changed it.
+            const bool show_rate = m.optimizer->learning_rate_schedule() || rate != first_rate;
+            progress.end_epoch(means, validation, show_rate ? std::optional<float>(rate) : std::nullopt);
+            hooks->each([&](Callback& c) { c.on_epoch_end(epoch, logs); });
+            // After the callbacks, so that a rate they changed resumes from the checkpoint too.
             if (!options.checkpoint().empty()) save_checkpoint(options.checkpoint());
+            if (m.stop_training) break;
         }
+        hooks->each([&](Callback& c) { c.on_train_end(logs); });
         return history;
-    });
+      });
+    } catch (const detail::HookFailure& failure) {
+        std::rethrow_exception(failure.error);
+    }
 }
 
 std::vector<float> Sequential::Impl::evaluate_all(const Tensor& x, const Tensor& y, std::size_t batch_size,
@@ -638,6 +674,7 @@ float Sequential::train_on_batch(const Tensor& x, const Tensor& y, const Tensor&
     const std::string call = "Sequential::train_on_batch";
     Impl& m = impl("Sequential::train_on_batch");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    m.check_not_fitting(call);
     return detail::api_call(call, [&] {
         m.check_compiled(call);
         m.check_x(x, call);
@@ -699,6 +736,50 @@ const Optimizer& Sequential::optimizer() const {
     const Impl& m = impl("Sequential::optimizer");
     m.check_compiled("Sequential::optimizer");
     return *m.optimizer;
+}
+Optimizer& Sequential::optimizer() {
+    Impl& m = impl("Sequential::optimizer");
+    m.check_compiled("Sequential::optimizer");
+    return *m.optimizer;
+}
+
+void Sequential::stop_training(bool stop) { impl("Sequential::stop_training").stop_training = stop; }
+bool Sequential::stop_training() const { return impl("Sequential::stop_training").stop_training; }
+
+std::vector<Tensor> Sequential::get_weights() const {
+    const Impl& m = impl("Sequential::get_weights");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::read, "Sequential::get_weights");
+    m.net("Sequential::get_weights");
+    std::vector<Tensor> weights;
+    for (const auto& layer : m.layers)
+        for (Tensor& w : layer->get_weights()) weights.push_back(std::move(w));
+    return weights;
+}
+
+void Sequential::set_weights(const std::vector<Tensor>& weights) {
+    const std::string call = "Sequential::set_weights";
+    Impl& m = impl("Sequential::set_weights");
+    detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
+    m.net(call);
+    std::vector<std::pair<std::string, Shape>> expected;  // "layer/weight" and its shape, in order
+    for (const auto& layer : m.layers) {
+        const std::vector<Tensor> current = layer->get_weights();
+        for (std::size_t i = 0; i < current.size(); ++i)
+            expected.emplace_back(layer->name() + " weight " + std::to_string(i), current[i].shape());
+    }
+    if (weights.size() != expected.size())
+        throw Error(call + ": expected " + std::to_string(expected.size()) + " weights (as get_weights gives), got " +
+                    std::to_string(weights.size()));
+    for (std::size_t i = 0; i < weights.size(); ++i) {
+        if (weights[i].shape() != expected[i].second)
+            throw Error(call + ": expected " + expected[i].first + " of shape " + expected[i].second.str() + ", got " +
+                        weights[i].shape().str());
+        if (!std::all_of(weights[i].begin(), weights[i].end(), [](float w) { return std::isfinite(w); }))
+            throw Error(call + ": expected finite values, but " + expected[i].first + " holds NaN or Inf");
+    }
+    float* p = m.params.data();  // the weights lie end to end in this order
+    for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
+    ++*m.weights_version;
 }
 std::vector<std::string> Sequential::metrics_names() const {
     const Impl& m = impl("Sequential::metrics_names");

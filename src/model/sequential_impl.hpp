@@ -43,6 +43,8 @@ struct Sequential::Impl {
     detail::Generator generator{detail::draw_seed()};  // this model's initialisation and shuffles
     std::map<std::string, std::string> metadata;       // the caller's, kept in the model file
     mutable detail::Occupancy occupancy;
+    bool fitting = false;        // inside fit (a callback is running or may run)
+    bool stop_training = false;  // Keras's model.stop_training
 
     ~Impl() { ++*weights_version; }
 
@@ -58,6 +60,8 @@ struct Sequential::Impl {
     // Checks y against x, the output and the loss; resolves the metrics.
     void check_y(const Tensor& x, const Tensor& y, const std::string& call);
     void check_compiled(const std::string& call) const;
+    // add, compile, fit and train_on_batch cannot run from a callback inside fit.
+    void check_not_fitting(const std::string& call) const;
     // Whether a layer is stateful (a forward pass then changes the model).
     bool keeps_states() const;
     // Reads of a model with stateful layers change it: they need it alone.

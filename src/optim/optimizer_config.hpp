@@ -11,5 +11,7 @@ namespace recur::detail {
 nlohmann::json optimizer_config(const Optimizer& optimizer);
 // Every value checked before the optimizer is made.
 std::unique_ptr<Optimizer> optimizer_from_config(const nlohmann::json& config);
+// A learning-rate schedule from {"class_name": ..., "config": {...}}, checked likewise.
+std::unique_ptr<LearningRateSchedule> schedule_from_config(const nlohmann::json& config);
 
 }  // namespace recur::detail

@@ -43,9 +43,19 @@ void in_pieces(std::size_t n, F&& f) {
 
 Optimizer::~Optimizer() = default;
 
-void Optimizer::set_learning_rate(float value) {
+void Optimizer::use_learning_rate(float value) {
     require(value > 0.0f && std::isfinite(value), std::string(name()) + "::learning_rate", "a finite value > 0", value);
     learning_rate_ = value;
+    schedule_.reset();
+}
+void Optimizer::use_learning_rate(const LearningRateSchedule& schedule) {
+    schedule_ = schedule.clone();
+}
+void Optimizer::set_learning_rate(float value) {
+    if (schedule_)
+        throw Error(std::string(name()) + "::set_learning_rate: the rate follows a schedule (" + schedule_->name() +
+                    "), which decides it; give the optimizer a constant rate to set it");
+    use_learning_rate(value);
 }
 void Optimizer::set_clipnorm(float value) {
     require(value > 0.0f && std::isfinite(value), std::string(name()) + "::clipnorm", "a finite value > 0", value);
@@ -140,8 +150,9 @@ StepOutcome Optimizer::apply_gradients(std::span<float> params, std::span<float>
     copy(saved_params_, params);
     copy(saved_state_, state_);
     clip(grads, variable_sizes);
+    const float lr = learning_rate();  // a schedule's rate for the steps done before this one
     ++iterations_;
-    update(params.data(), grads.data(), state_.data(), params.size(), iterations_);
+    update(params.data(), grads.data(), state_.data(), params.size(), iterations_, lr);
     if (all_finite(params) && all_finite(state_)) return StepOutcome::applied;
     std::copy(saved_params_.begin(), saved_params_.end(), params.begin());
     std::swap(state_, saved_state_);
@@ -155,9 +166,9 @@ SGD& SGD::momentum(float value) {
     return *this;
 }
 
-void SGD::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
+void SGD::update(float* params, const float* grads, float* state, std::size_t n, std::size_t, float lr) const {
     in_pieces(n, [&](std::size_t i, std::size_t count) {
-        kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, learning_rate(),
+        kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, lr,
                                      momentum_, nesterov_);
     });
 }
@@ -178,9 +189,9 @@ Adam& Adam::epsilon(float value) {
     return *this;
 }
 
-void Adam::update(float* params, const float* grads, float* state, std::size_t n, std::size_t step) const {
+void Adam::update(float* params, const float* grads, float* state, std::size_t n, std::size_t step, float lr) const {
     const double t = static_cast<double>(step);
-    const float lr_t = static_cast<float>(learning_rate() * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
+    const float lr_t = static_cast<float>(lr * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
                                           (1.0 - std::pow(double(beta_1_), t)));
     in_pieces(n, [&](std::size_t i, std::size_t count) {
         kernels::active().adam_update(params + i, grads + i, state + i, state + n + i, count, lr_t, beta_1_, beta_2_,
@@ -199,9 +210,9 @@ RMSprop& RMSprop::epsilon(float value) {
     return *this;
 }
 
-void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, std::size_t) const {
+void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, std::size_t, float lr) const {
     in_pieces(n, [&](std::size_t i, std::size_t count) {
-        kernels::active().rmsprop_update(params + i, grads + i, state + i, count, learning_rate(), rho_, epsilon_);
+        kernels::active().rmsprop_update(params + i, grads + i, state + i, count, lr, rho_, epsilon_);
     });
 }
 
@@ -230,11 +241,24 @@ namespace detail {
 
 struct OptimizerAccess {
     static void write_config(const Optimizer& optimizer, ConfigWriter& config) { optimizer.write_config(config); }
+    static void write_config(const LearningRateSchedule& schedule, ConfigWriter& config) { schedule.write_config(config); }
 };
+
+namespace {
+// As Keras serialises a schedule in place of the rate: {"class_name": ..., "config": {...}}.
+nlohmann::json learning_rate_config(const Optimizer& opt) {
+    const LearningRateSchedule* schedule = opt.learning_rate_schedule();
+    if (!schedule) return opt.learning_rate();
+    nlohmann::json settings = nlohmann::json::object();
+    ConfigWriter writer(settings);
+    OptimizerAccess::write_config(*schedule, writer);
+    return {{"class_name", schedule->name()}, {"config", settings}};
+}
+}  // namespace
 
 nlohmann::json optimizer_config(const Optimizer& opt) {
     nlohmann::json config{{"name", opt.name()},
-                          {"learning_rate", opt.learning_rate()},
+                          {"learning_rate", learning_rate_config(opt)},
                           {"clipnorm", opt.clipnorm()},
                           {"global_clipnorm", opt.global_clipnorm()},
                           {"clipvalue", opt.clipvalue()}};
@@ -247,7 +271,10 @@ namespace {
 // The settings every optimizer shares; a clipping of 0 means off and is left unset.
 template <class Concrete>
 std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const ConfigReader& c) {
-    optimizer.learning_rate(c.number("learning_rate"));
+    if (c.holds_object("learning_rate"))
+        optimizer.learning_rate(*schedule_from_config(c.object("learning_rate")));
+    else
+        optimizer.learning_rate(c.number("learning_rate"));
     if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
     if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
     if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
