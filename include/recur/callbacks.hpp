@@ -107,6 +107,7 @@ public:
 
 private:
     bool improves(float value, float reference) const;
+    void find_direction();
     std::string monitor_ = "val_loss";
     float min_delta_ = 0.0f;
     std::size_t patience_ = 0;
@@ -116,7 +117,7 @@ private:
     bool restore_best_weights_ = false;
     std::size_t start_from_epoch_ = 0;
     // State of one fit.
-    bool maximize_ = false;
+    bool direction_known_ = false, maximize_ = false;
     std::size_t wait_ = 0, stopped_epoch_ = 0, best_epoch_ = 0;
     std::optional<float> best_;
     std::vector<Tensor> best_weights_;

@@ -107,17 +107,23 @@ void EarlyStopping::on_train_begin(const Logs&) {
     wait_ = stopped_epoch_ = best_epoch_ = 0;
     best_.reset();
     best_weights_.clear();
+    direction_known_ = false;
+}
+
+// Keras 3, once the logs show the monitored name: the loss goes down; a metric goes the way it
+// is known to; others need a mode.
+void EarlyStopping::find_direction() {
     if (mode_ != MonitorMode::automatic) {
         maximize_ = mode_ == MonitorMode::max;
-        return;
+    } else {
+        const std::string name = monitor_.starts_with("val_") ? monitor_.substr(4) : monitor_;
+        const std::optional<bool> up = name == "loss" ? std::optional<bool>(false) : detail::metric_improves_upward(name);
+        if (!up)
+            throw Error("EarlyStopping: cannot tell whether \"" + detail::printable(monitor_) +
+                        "\" improves up or down; give mode(\"min\") or mode(\"max\")");
+        maximize_ = *up;
     }
-    // Keras 3: the loss goes down; a metric goes the way it is known to; others need a mode.
-    const std::string name = monitor_.starts_with("val_") ? monitor_.substr(4) : monitor_;
-    const std::optional<bool> up = name == "loss" ? std::optional<bool>(false) : detail::metric_improves_upward(name);
-    if (!up)
-        throw Error("EarlyStopping: cannot tell whether \"" + detail::printable(monitor_) +
-                    "\" improves up or down; give mode(\"min\") or mode(\"max\")");
-    maximize_ = *up;
+    direction_known_ = true;
 }
 
 bool EarlyStopping::improves(float value, float reference) const {
@@ -126,6 +132,7 @@ bool EarlyStopping::improves(float value, float reference) const {
 
 void EarlyStopping::on_epoch_end(std::size_t epoch, const Logs& logs) {
     const float current = monitored(logs, monitor_, "EarlyStopping");
+    if (!direction_known_) find_direction();
     if (epoch < start_from_epoch_) return;
     if (restore_best_weights_ && best_weights_.empty()) {  // the first epoch seen is the best so far
         best_weights_ = model().get_weights();
