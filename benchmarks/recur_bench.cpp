@@ -171,7 +171,7 @@ void AdamUpdate(benchmark::State& state) {
     for (float& x : v) x = std::abs(x);
     const auto& k = recur::kernels::active();
     for (auto _ : state) {
-        k.adam_update(p.data(), g.data(), m.data(), v.data(), n, 1e-3f, 0.9f, 0.999f, 1e-7f);
+        k.adam_update(p.data(), g.data(), m.data(), v.data(), nullptr, n, 1e-3f, 0.9f, 0.999f, 1e-7f, 1.0f);
         benchmark::ClobberMemory();
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * n * 7 * sizeof(float)));

@@ -106,6 +106,9 @@ public:
     float clipnorm() const { return clipnorm_; }
     float global_clipnorm() const { return global_clipnorm_; }
     float clipvalue() const { return clipvalue_; }
+    // Decoupled weight decay (Keras 3's weight_decay, PyTorch's AdamW): before each update
+    // every weight is multiplied by 1 - learning_rate * weight_decay. 0: off.
+    float weight_decay() const { return weight_decay_; }
     std::size_t iterations() const { return iterations_; }
 
     // Clips the gradients as configured, then updates the parameters in place. Unless it
@@ -132,15 +135,22 @@ protected:
     void set_clipnorm(float value);
     void set_global_clipnorm(float value);
     void set_clipvalue(float value);
+    void set_weight_decay(float value);
     // The number of state floats per parameter (Adam: 2).
     virtual std::size_t state_per_param() const = 0;
+    // What the state holds before the first step (Adagrad's initial accumulator).
+    virtual float initial_state() const { return 0.0f; }
     // Where the state's running means of squared gradients start (Adam's v, RMSprop's), which
     // a restored state must hold as values >= 0; the state's end when there are none.
     virtual std::size_t squares_offset(std::size_t params) const { return state_floats(params); }
-    // One update of n parameters at rate lr; state holds state_per_param() * n floats; step
-    // counts from 1.
-    virtual void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
-                        float lr) const = 0;
+    // What one step of an update needs besides the arrays.
+    struct Step {
+        std::size_t count;  // counting from 1
+        float lr;           // the rate of this step
+        float keep;         // 1 - lr * weight_decay
+    };
+    // One update of n parameters; state holds state_per_param() * n floats.
+    virtual void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const = 0;
 
 private:
     void clip(std::span<float> grads, std::span<const std::size_t> variable_sizes) const;
@@ -150,6 +160,7 @@ private:
     float clipnorm_ = 0.0f;         // 0: off
     float global_clipnorm_ = 0.0f;  // 0: off
     float clipvalue_ = 0.0f;        // 0: off
+    float weight_decay_ = 0.0f;     // 0: off
     std::size_t iterations_ = 0;
     std::vector<float> state_;
     std::vector<float> saved_params_, saved_state_;  // before the step in progress, to undo it
@@ -163,7 +174,9 @@ public:
     using Optimizer::clipvalue;
     using Optimizer::global_clipnorm;
     using Optimizer::learning_rate;
+    using Optimizer::weight_decay;
     Derived& learning_rate(float value) { use_learning_rate(value); return self(); }
+    Derived& weight_decay(float value) { set_weight_decay(value); return self(); }
     Derived& learning_rate(const LearningRateSchedule& schedule) { use_learning_rate(schedule); return self(); }
     Derived& clipnorm(float value) { set_clipnorm(value); return self(); }
     Derived& global_clipnorm(float value) { set_global_clipnorm(value); return self(); }
@@ -192,34 +205,55 @@ public:
 private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return momentum_ > 0.0f ? 1 : 0; }
-    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
-                float lr) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const override;
     float momentum_ = 0.0f;
     bool nesterov_ = false;
 };
 
-// Keras Adam: p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon).
-class Adam final : public OptimizerBase<Adam> {
+// Keras Adam: p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon); with
+// amsgrad the largest v so far takes v's place. Adam and AdamW share it.
+template <class Derived>
+class AdamFamily : public OptimizerBase<Derived> {
 public:
-    Adam() : OptimizerBase(0.001f) {}
-    Adam& beta_1(float value);
-    Adam& beta_2(float value);
-    Adam& epsilon(float value);
+    Derived& beta_1(float value);
+    Derived& beta_2(float value);
+    Derived& epsilon(float value);
+    Derived& amsgrad(bool on) { amsgrad_ = on; return static_cast<Derived&>(*this); }
     float beta_1() const { return beta_1_; }
     float beta_2() const { return beta_2_; }
     float epsilon() const { return epsilon_; }
-    const char* name() const override { return "Adam"; }
+    bool amsgrad() const { return amsgrad_; }
+
+protected:
+    using OptimizerBase<Derived>::OptimizerBase;
+    using Step = Optimizer::Step;
 
 private:
     void write_config(detail::ConfigWriter& config) const override;
-    std::size_t state_per_param() const override { return 2; }
+    std::size_t state_per_param() const override { return amsgrad_ ? 3 : 2; }
     std::size_t squares_offset(std::size_t params) const override { return params; }
-    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
-                float lr) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const override;
     float beta_1_ = 0.9f;
     float beta_2_ = 0.999f;
     float epsilon_ = 1e-7f;
+    bool amsgrad_ = false;
 };
+
+class Adam final : public AdamFamily<Adam> {
+public:
+    Adam() : AdamFamily(0.001f) {}
+    const char* name() const override { return "Adam"; }
+};
+
+// Keras AdamW: Adam with weight_decay 0.004 by default.
+class AdamW final : public AdamFamily<AdamW> {
+public:
+    AdamW() : AdamFamily(0.001f) { set_weight_decay(0.004f); }
+    const char* name() const override { return "AdamW"; }
+};
+
+extern template class AdamFamily<Adam>;
+extern template class AdamFamily<AdamW>;
 
 // Keras RMSprop (not centered, no momentum): ms = rho ms + (1 - rho) g^2;
 // p -= lr g / (sqrt(ms) + epsilon).
@@ -236,13 +270,55 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
     std::size_t state_per_param() const override { return 1; }
     std::size_t squares_offset(std::size_t) const override { return 0; }
-    void update(float* params, const float* grads, float* state, std::size_t n, std::size_t step,
-                float lr) const override;
+    void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const override;
     float rho_ = 0.9f;
     float epsilon_ = 1e-7f;
 };
 
-// "adam", "sgd", "rmsprop" with Keras's defaults.
+// Keras Adagrad: acc += g^2 (acc starting at initial_accumulator_value); p -= lr g / sqrt(acc + epsilon).
+class Adagrad final : public OptimizerBase<Adagrad> {
+public:
+    Adagrad() : OptimizerBase(0.001f) {}
+    Adagrad& initial_accumulator_value(float value);
+    Adagrad& epsilon(float value);
+    float initial_accumulator_value() const { return initial_accumulator_; }
+    float epsilon() const { return epsilon_; }
+    const char* name() const override { return "Adagrad"; }
+
+private:
+    void write_config(detail::ConfigWriter& config) const override;
+    std::size_t state_per_param() const override { return 1; }
+    std::size_t squares_offset(std::size_t) const override { return 0; }
+    float initial_state() const override { return initial_accumulator_; }
+    void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const override;
+    float initial_accumulator_ = 0.1f;
+    float epsilon_ = 1e-7f;
+};
+
+// Keras Nadam: Adam with Nesterov momentum under the schedule u_t = beta_1 (1 - 0.96^t / 2):
+// p -= lr (u_{t+1} m / (1 - u_1..u_{t+1}) + (1 - u_t) g / (1 - u_1..u_t)) / (sqrt(v / (1 - beta_2^t)) + epsilon).
+class Nadam final : public OptimizerBase<Nadam> {
+public:
+    Nadam() : OptimizerBase(0.001f) {}
+    Nadam& beta_1(float value);
+    Nadam& beta_2(float value);
+    Nadam& epsilon(float value);
+    float beta_1() const { return beta_1_; }
+    float beta_2() const { return beta_2_; }
+    float epsilon() const { return epsilon_; }
+    const char* name() const override { return "Nadam"; }
+
+private:
+    void write_config(detail::ConfigWriter& config) const override;
+    std::size_t state_per_param() const override { return 2; }
+    std::size_t squares_offset(std::size_t params) const override { return params; }
+    void update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const override;
+    float beta_1_ = 0.9f;
+    float beta_2_ = 0.999f;
+    float epsilon_ = 1e-7f;
+};
+
+// "adam", "adamw", "sgd", "rmsprop", "adagrad", "nadam" with Keras's defaults.
 std::unique_ptr<Optimizer> make_optimizer(std::string_view name);
 
 }  // namespace recur

@@ -114,17 +114,29 @@ struct Table {
     void (*softmax_backward)(float* dx, const float* dy, const float* y, std::size_t rows,
                              std::size_t n);
 
+    // The optimizer updates. Each first scales p by keep = 1 - lr * weight_decay (decoupled
+    // weight decay, as Keras 3 and PyTorch's AdamW; keep 1 leaves p exactly as it is).
     // Keras SGD: v = momentum v - lr g; p += v, or p += momentum v - lr g with nesterov.
     // velocity is unused (may be null) when momentum is 0: p -= lr g.
     void (*sgd_update)(float* p, const float* g, float* velocity, std::size_t n, float lr,
-                       float momentum, bool nesterov);
+                       float momentum, bool nesterov, float keep);
     // Keras Adam with the bias corrections folded into lr_t:
-    // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr_t m / (sqrt(v) + eps).
-    void (*adam_update)(float* p, const float* g, float* m, float* v, std::size_t n, float lr_t,
-                        float beta1, float beta2, float eps);
+    // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr_t m / (sqrt(v) + eps). With
+    // amsgrad (v_max not null) v_max = max(v_max, v) takes v's place in the step.
+    void (*adam_update)(float* p, const float* g, float* m, float* v, float* v_max, std::size_t n,
+                        float lr_t, float beta1, float beta2, float eps, float keep);
     // ms = rho ms + (1 - rho) g^2; p -= lr g / (sqrt(ms) + eps).
     void (*rmsprop_update)(float* p, const float* g, float* ms, std::size_t n, float lr,
-                           float rho, float eps);
+                           float rho, float eps, float keep);
+    // Keras Adagrad: acc += g^2; p -= lr g / sqrt(acc + eps).
+    void (*adagrad_update)(float* p, const float* g, float* acc, std::size_t n, float lr,
+                           float eps, float keep);
+    // Keras Nadam with its momentum schedule folded into two factors:
+    // m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    // p -= lr (m_factor m + g_factor g) / (sqrt(v * v_factor) + eps).
+    void (*nadam_update)(float* p, const float* g, float* m, float* v, std::size_t n, float lr,
+                         float beta1, float beta2, float eps, float m_factor, float g_factor,
+                         float v_factor, float keep);
 };
 
 // Floats that Table::pack writes for a k x n matrix, on any table: panels are padded to

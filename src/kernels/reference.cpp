@@ -245,8 +245,9 @@ void softmax_backward(float* dx, const float* dy, const float* y, std::size_t ro
 }
 
 void sgd_update(float* p, const float* g, float* velocity, std::size_t n, float lr,
-                float momentum, bool nesterov) {
+                float momentum, bool nesterov, float keep) {
     for (std::size_t i = 0; i < n; ++i) {
+        p[i] *= keep;
         if (momentum == 0.0f) {
             p[i] -= lr * g[i];
             continue;
@@ -256,20 +257,43 @@ void sgd_update(float* p, const float* g, float* velocity, std::size_t n, float 
     }
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr_t,
-                 float beta1, float beta2, float eps) {
+void adam_update(float* p, const float* g, float* m, float* v, float* v_max, std::size_t n, float lr_t,
+                 float beta1, float beta2, float eps, float keep) {
     for (std::size_t i = 0; i < n; ++i) {
+        p[i] *= keep;
         m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
         v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
-        p[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
+        float second = v[i];
+        if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);
+        p[i] -= lr_t * m[i] / (std::sqrt(second) + eps);
     }
 }
 
 void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr, float rho,
-                    float eps) {
+                    float eps, float keep) {
     for (std::size_t i = 0; i < n; ++i) {
+        p[i] *= keep;
         ms[i] = rho * ms[i] + (1.0f - rho) * g[i] * g[i];
         p[i] -= lr * g[i] / (std::sqrt(ms[i]) + eps);
+    }
+}
+
+void adagrad_update(float* p, const float* g, float* acc, std::size_t n, float lr, float eps, float keep) {
+    for (std::size_t i = 0; i < n; ++i) {
+        p[i] *= keep;
+        acc[i] += g[i] * g[i];
+        p[i] -= lr * g[i] / std::sqrt(acc[i] + eps);
+    }
+}
+
+void nadam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float beta1,
+                  float beta2, float eps, float m_factor, float g_factor, float v_factor, float keep) {
+    for (std::size_t i = 0; i < n; ++i) {
+        p[i] *= keep;
+        m[i] = beta1 * m[i] + (1.0f - beta1) * g[i];
+        v[i] = beta2 * v[i] + (1.0f - beta2) * g[i] * g[i];
+        const float m_hat = m_factor * m[i] + g_factor * g[i];
+        p[i] -= lr * m_hat / (std::sqrt(v[i] * v_factor) + eps);
     }
 }
 
@@ -303,7 +327,9 @@ const Table& reference() {
                              softmax_backward,
                              sgd_update,
                              adam_update,
-                             rmsprop_update};
+                             rmsprop_update,
+                             adagrad_update,
+                             nadam_update};
     return table;
 }
 

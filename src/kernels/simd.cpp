@@ -700,38 +700,70 @@ void softmax_backward(float* dx, const float* dy, const float* y, std::size_t ro
 }
 
 void sgd_update(float* p, const float* g, float* velocity, std::size_t n, float lr,
-                float momentum, bool nesterov) {
+                float momentum, bool nesterov, float keep) {
     if (momentum == 0.0f) {
-        elementwise(n, [&]<class V>(std::size_t i) { store(p + i, load<V>(p + i) - V(lr) * load<V>(g + i)); });
+        elementwise(n, [&]<class V>(std::size_t i) {
+            store(p + i, load<V>(p + i) * V(keep) - V(lr) * load<V>(g + i));
+        });
         return;
     }
     elementwise(n, [&]<class V>(std::size_t i) {
         const V step = V(lr) * load<V>(g + i);
         const V v = V(momentum) * load<V>(velocity + i) - step;
         store(velocity + i, v);
-        store(p + i, load<V>(p + i) + (nesterov ? V(momentum) * v - step : v));
+        store(p + i, load<V>(p + i) * V(keep) + (nesterov ? V(momentum) * v - step : v));
     });
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr_t,
-                 float beta1, float beta2, float eps) {
+inline float max_of(float a, float b) { return std::max(a, b); }
+inline Vec max_of(Vec a, Vec b) { return xsimd::max(a, b); }
+
+void adam_update(float* p, const float* g, float* m, float* v, float* v_max, std::size_t n, float lr_t,
+                 float beta1, float beta2, float eps, float keep) {
     elementwise(n, [&]<class V>(std::size_t i) {
         const V gi = load<V>(g + i);
         const V mi = V(beta1) * load<V>(m + i) + V(1.0f - beta1) * gi;
         const V vi = V(beta2) * load<V>(v + i) + V(1.0f - beta2) * gi * gi;
         store(m + i, mi);
         store(v + i, vi);
-        store(p + i, load<V>(p + i) - V(lr_t) * mi / (sqrt_of(vi) + V(eps)));
+        V second = vi;
+        if (v_max) {
+            second = max_of(load<V>(v_max + i), vi);
+            store(v_max + i, second);
+        }
+        store(p + i, load<V>(p + i) * V(keep) - V(lr_t) * mi / (sqrt_of(second) + V(eps)));
     });
 }
 
 void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr, float rho,
-                    float eps) {
+                    float eps, float keep) {
     elementwise(n, [&]<class V>(std::size_t i) {
         const V gi = load<V>(g + i);
         const V si = V(rho) * load<V>(ms + i) + V(1.0f - rho) * gi * gi;
         store(ms + i, si);
-        store(p + i, load<V>(p + i) - V(lr) * gi / (sqrt_of(si) + V(eps)));
+        store(p + i, load<V>(p + i) * V(keep) - V(lr) * gi / (sqrt_of(si) + V(eps)));
+    });
+}
+
+void adagrad_update(float* p, const float* g, float* acc, std::size_t n, float lr, float eps, float keep) {
+    elementwise(n, [&]<class V>(std::size_t i) {
+        const V gi = load<V>(g + i);
+        const V ai = load<V>(acc + i) + gi * gi;
+        store(acc + i, ai);
+        store(p + i, load<V>(p + i) * V(keep) - V(lr) * gi / sqrt_of(ai + V(eps)));
+    });
+}
+
+void nadam_update(float* p, const float* g, float* m, float* v, std::size_t n, float lr, float beta1,
+                  float beta2, float eps, float m_factor, float g_factor, float v_factor, float keep) {
+    elementwise(n, [&]<class V>(std::size_t i) {
+        const V gi = load<V>(g + i);
+        const V mi = V(beta1) * load<V>(m + i) + V(1.0f - beta1) * gi;
+        const V vi = V(beta2) * load<V>(v + i) + V(1.0f - beta2) * gi * gi;
+        store(m + i, mi);
+        store(v + i, vi);
+        const V m_hat = V(m_factor) * mi + V(g_factor) * gi;
+        store(p + i, load<V>(p + i) * V(keep) - V(lr) * m_hat / (sqrt_of(vi * V(v_factor)) + V(eps)));
     });
 }
 
@@ -764,6 +796,8 @@ extern const Table table{RECUR_STRINGIFY(RECUR_ISA_NAME),
                          softmax_backward,
                          sgd_update,
                          adam_update,
-                         rmsprop_update};
+                         rmsprop_update,
+                         adagrad_update,
+                         nadam_update};
 
 }  // namespace recur::kernels::RECUR_ISA_NAME

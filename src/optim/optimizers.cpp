@@ -67,6 +67,10 @@ void Optimizer::set_global_clipnorm(float value) {
     if (clipnorm_ > 0.0f) throw Error(std::string(name()) + "::global_clipnorm: clipnorm is already set; use one of the two");
     global_clipnorm_ = value;
 }
+void Optimizer::set_weight_decay(float value) {
+    require(value >= 0.0f && std::isfinite(value), std::string(name()) + "::weight_decay", "a finite value >= 0", value);
+    weight_decay_ = value;
+}
 void Optimizer::set_clipvalue(float value) {
     require(value > 0.0f && std::isfinite(value), std::string(name()) + "::clipvalue", "a finite value > 0", value);
     clipvalue_ = value;
@@ -146,13 +150,13 @@ StepOutcome Optimizer::apply_gradients(std::span<float> params, std::span<float>
                     std::to_string(params.size()) + " parameters, got " + std::to_string(variables));
     if (!all_finite(grads)) return StepOutcome::nonfinite_gradient;
     const std::size_t state_size = state_per_param() * params.size();
-    if (state_.size() != state_size) state_.assign(state_size, 0.0f);
+    if (state_.size() != state_size) state_.assign(state_size, initial_state());
     copy(saved_params_, params);
     copy(saved_state_, state_);
     clip(grads, variable_sizes);
     const float lr = learning_rate();  // a schedule's rate for the steps done before this one
     ++iterations_;
-    update(params.data(), grads.data(), state_.data(), params.size(), iterations_, lr);
+    update(params.data(), grads.data(), state_.data(), params.size(), Step{iterations_, lr, 1.0f - lr * weight_decay_});
     if (all_finite(params) && all_finite(state_)) return StepOutcome::applied;
     std::copy(saved_params_.begin(), saved_params_.end(), params.begin());
     std::swap(state_, saved_state_);
@@ -166,36 +170,41 @@ SGD& SGD::momentum(float value) {
     return *this;
 }
 
-void SGD::update(float* params, const float* grads, float* state, std::size_t n, std::size_t, float lr) const {
+void SGD::update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const {
     in_pieces(n, [&](std::size_t i, std::size_t count) {
-        kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, lr,
-                                     momentum_, nesterov_);
+        kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, step.lr,
+                                     momentum_, nesterov_, step.keep);
     });
 }
 
-Adam& Adam::beta_1(float value) {
-    require(value >= 0.0f && value < 1.0f, "Adam::beta_1", "a value in [0, 1)", value);
+template <class Derived>
+Derived& AdamFamily<Derived>::beta_1(float value) {
+    require(value >= 0.0f && value < 1.0f, std::string(this->name()) + "::beta_1", "a value in [0, 1)", value);
     beta_1_ = value;
-    return *this;
+    return static_cast<Derived&>(*this);
 }
-Adam& Adam::beta_2(float value) {
-    require(value >= 0.0f && value < 1.0f, "Adam::beta_2", "a value in [0, 1)", value);
+template <class Derived>
+Derived& AdamFamily<Derived>::beta_2(float value) {
+    require(value >= 0.0f && value < 1.0f, std::string(this->name()) + "::beta_2", "a value in [0, 1)", value);
     beta_2_ = value;
-    return *this;
+    return static_cast<Derived&>(*this);
 }
-Adam& Adam::epsilon(float value) {
-    require(value > 0.0f && std::isfinite(value), "Adam::epsilon", "a finite value > 0", value);
+template <class Derived>
+Derived& AdamFamily<Derived>::epsilon(float value) {
+    require(value > 0.0f && std::isfinite(value), std::string(this->name()) + "::epsilon", "a finite value > 0", value);
     epsilon_ = value;
-    return *this;
+    return static_cast<Derived&>(*this);
 }
 
-void Adam::update(float* params, const float* grads, float* state, std::size_t n, std::size_t step, float lr) const {
-    const double t = static_cast<double>(step);
-    const float lr_t = static_cast<float>(lr * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
+template <class Derived>
+void AdamFamily<Derived>::update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const {
+    const double t = static_cast<double>(step.count);
+    const float lr_t = static_cast<float>(step.lr * std::sqrt(1.0 - std::pow(double(beta_2_), t)) /
                                           (1.0 - std::pow(double(beta_1_), t)));
+    float* v_max = amsgrad_ ? state + 2 * n : nullptr;
     in_pieces(n, [&](std::size_t i, std::size_t count) {
-        kernels::active().adam_update(params + i, grads + i, state + i, state + n + i, count, lr_t, beta_1_, beta_2_,
-                                      epsilon_);
+        kernels::active().adam_update(params + i, grads + i, state + i, state + n + i, v_max ? v_max + i : nullptr, count,
+                                      lr_t, beta_1_, beta_2_, epsilon_, step.keep);
     });
 }
 
@@ -210,9 +219,69 @@ RMSprop& RMSprop::epsilon(float value) {
     return *this;
 }
 
-void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, std::size_t, float lr) const {
+void RMSprop::update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const {
     in_pieces(n, [&](std::size_t i, std::size_t count) {
-        kernels::active().rmsprop_update(params + i, grads + i, state + i, count, lr, rho_, epsilon_);
+        kernels::active().rmsprop_update(params + i, grads + i, state + i, count, step.lr, rho_, epsilon_, step.keep);
+    });
+}
+
+Adagrad& Adagrad::initial_accumulator_value(float value) {
+    require(value >= 0.0f && std::isfinite(value), "Adagrad::initial_accumulator_value", "a finite value >= 0", value);
+    initial_accumulator_ = value;
+    return *this;
+}
+Adagrad& Adagrad::epsilon(float value) {
+    require(value > 0.0f && std::isfinite(value), "Adagrad::epsilon", "a finite value > 0", value);
+    epsilon_ = value;
+    return *this;
+}
+
+void Adagrad::update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const {
+    in_pieces(n, [&](std::size_t i, std::size_t count) {
+        kernels::active().adagrad_update(params + i, grads + i, state + i, count, step.lr, epsilon_, step.keep);
+    });
+}
+
+Nadam& Nadam::beta_1(float value) {
+    require(value >= 0.0f && value < 1.0f, "Nadam::beta_1", "a value in [0, 1)", value);
+    beta_1_ = value;
+    return *this;
+}
+Nadam& Nadam::beta_2(float value) {
+    require(value >= 0.0f && value < 1.0f, "Nadam::beta_2", "a value in [0, 1)", value);
+    beta_2_ = value;
+    return *this;
+}
+Nadam& Nadam::epsilon(float value) {
+    require(value > 0.0f && std::isfinite(value), "Nadam::epsilon", "a finite value > 0", value);
+    epsilon_ = value;
+    return *this;
+}
+
+namespace {
+// Keras Nadam's momentum schedule u_i = beta_1 (1 - 0.96^i / 2) and the product u_1 ... u_t.
+// Past i = 1000, 0.96^i is below 1e-17 and u_i is beta_1 in double, so the product's tail is
+// a power: the step count fixes it, and nothing beyond the moments needs saving.
+double nadam_u(double beta_1, std::size_t i) { return beta_1 * (1.0 - 0.5 * std::pow(0.96, double(i))); }
+double nadam_u_product(double beta_1, std::size_t t) {
+    constexpr std::size_t kExact = 1000;
+    double product = 1.0;
+    for (std::size_t i = 1; i <= std::min(t, kExact); ++i) product *= nadam_u(beta_1, i);
+    if (t > kExact) product *= std::pow(beta_1, double(t - kExact));
+    return product;
+}
+}  // namespace
+
+void Nadam::update(float* params, const float* grads, float* state, std::size_t n, const Step& step) const {
+    const std::size_t t = step.count;
+    const double u_t = nadam_u(beta_1_, t), u_next = nadam_u(beta_1_, t + 1);
+    const double product = nadam_u_product(beta_1_, t);
+    const float m_factor = static_cast<float>(u_next / (1.0 - product * u_next));
+    const float g_factor = static_cast<float>((1.0 - u_t) / (1.0 - product));
+    const float v_factor = static_cast<float>(1.0 / (1.0 - std::pow(double(beta_2_), double(t))));
+    in_pieces(n, [&](std::size_t i, std::size_t count) {
+        kernels::active().nadam_update(params + i, grads + i, state + i, state + n + i, count, step.lr, beta_1_, beta_2_,
+                                       epsilon_, m_factor, g_factor, v_factor, step.keep);
     });
 }
 
@@ -226,7 +295,20 @@ void SGD::write_config(detail::ConfigWriter& config) const {
     config.set("nesterov", nesterov_);
 }
 
-void Adam::write_config(detail::ConfigWriter& config) const {
+template <class Derived>
+void AdamFamily<Derived>::write_config(detail::ConfigWriter& config) const {
+    config.set("beta_1", beta_1_);
+    config.set("beta_2", beta_2_);
+    config.set("epsilon", epsilon_);
+    config.set("amsgrad", amsgrad_);
+}
+
+void Adagrad::write_config(detail::ConfigWriter& config) const {
+    config.set("initial_accumulator_value", initial_accumulator_);
+    config.set("epsilon", epsilon_);
+}
+
+void Nadam::write_config(detail::ConfigWriter& config) const {
     config.set("beta_1", beta_1_);
     config.set("beta_2", beta_2_);
     config.set("epsilon", epsilon_);
@@ -261,7 +343,8 @@ nlohmann::json optimizer_config(const Optimizer& opt) {
                           {"learning_rate", learning_rate_config(opt)},
                           {"clipnorm", opt.clipnorm()},
                           {"global_clipnorm", opt.global_clipnorm()},
-                          {"clipvalue", opt.clipvalue()}};
+                          {"clipvalue", opt.clipvalue()},
+                          {"weight_decay", opt.weight_decay()}};
     ConfigWriter writer(config);
     OptimizerAccess::write_config(opt, writer);
     return config;
@@ -278,6 +361,8 @@ std::unique_ptr<Optimizer> with_common_settings(Concrete optimizer, const Config
     if (const float v = c.number("clipnorm"); v != 0.0f) optimizer.clipnorm(v);
     if (const float v = c.number("global_clipnorm"); v != 0.0f) optimizer.global_clipnorm(v);
     if (const float v = c.number("clipvalue"); v != 0.0f) optimizer.clipvalue(v);
+    // Files from before weight decay existed have none.
+    optimizer.weight_decay(c.has("weight_decay") ? c.number("weight_decay") : 0.0f);
     c.check_all_read();
     return optimizer.clone();
 }
@@ -287,11 +372,21 @@ std::unique_ptr<Optimizer> optimizer_from_config(const nlohmann::json& config) {
     const ConfigReader c(config, "the optimizer");
     const std::string name = c.string("name");
     if (name == "SGD") return with_common_settings(SGD().momentum(c.number("momentum")).nesterov(c.boolean("nesterov")), c);
-    if (name == "Adam")
-        return with_common_settings(Adam().beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon")),
-                                    c);
+    auto adam = [&](auto optimizer) {
+        optimizer.beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon"));
+        return optimizer.amsgrad(c.has("amsgrad") && c.boolean("amsgrad"));  // files from before amsgrad have none
+    };
+    if (name == "Adam") return with_common_settings(adam(Adam()), c);
+    if (name == "AdamW") return with_common_settings(adam(AdamW()), c);
     if (name == "RMSprop") return with_common_settings(RMSprop().rho(c.number("rho")).epsilon(c.number("epsilon")), c);
-    throw Error("the optimizer: expected \"SGD\", \"Adam\" or \"RMSprop\", got \"" + printable(name).substr(0, 60) + "\"");
+    if (name == "Adagrad")
+        return with_common_settings(
+            Adagrad().initial_accumulator_value(c.number("initial_accumulator_value")).epsilon(c.number("epsilon")), c);
+    if (name == "Nadam")
+        return with_common_settings(Nadam().beta_1(c.number("beta_1")).beta_2(c.number("beta_2")).epsilon(c.number("epsilon")),
+                                    c);
+    throw Error("the optimizer: expected \"SGD\", \"Adam\", \"AdamW\", \"RMSprop\", \"Adagrad\" or \"Nadam\", got \"" +
+                printable(name).substr(0, 60) + "\"");
 }
 
 }  // namespace detail
@@ -300,7 +395,14 @@ std::unique_ptr<Optimizer> make_optimizer(std::string_view name) {
     if (name == "adam" || name == "Adam") return std::make_unique<Adam>();
     if (name == "sgd" || name == "SGD") return std::make_unique<SGD>();
     if (name == "rmsprop" || name == "RMSprop") return std::make_unique<RMSprop>();
-    throw Error("compile: expected optimizer \"adam\", \"sgd\" or \"rmsprop\", got \"" + std::string(name) + "\"");
+    if (name == "adamw" || name == "AdamW") return std::make_unique<AdamW>();
+    if (name == "adagrad" || name == "Adagrad") return std::make_unique<Adagrad>();
+    if (name == "nadam" || name == "Nadam") return std::make_unique<Nadam>();
+    throw Error("compile: expected optimizer \"adam\", \"adamw\", \"sgd\", \"rmsprop\", \"adagrad\" or \"nadam\", got \"" +
+                std::string(name) + "\"");
 }
+
+template class AdamFamily<Adam>;
+template class AdamFamily<AdamW>;
 
 }  // namespace recur

@@ -461,21 +461,40 @@ TEST_CASE("optimizer updates match the oracle") {
             for (float momentum : {0.0f, 0.9f})
                 for (bool nesterov : {false, true}) {
                     auto p1 = p0, p2 = p0, s1 = s0, s2 = s0;
-                    t->sgd_update(p1.data(), g.data(), s1.data(), n, 0.1f, momentum, nesterov);
-                    k::reference().sgd_update(p2.data(), g.data(), s2.data(), n, 0.1f, momentum, nesterov);
+                    t->sgd_update(p1.data(), g.data(), s1.data(), n, 0.1f, momentum, nesterov, 0.99f);
+                    k::reference().sgd_update(p2.data(), g.data(), s2.data(), n, 0.1f, momentum, nesterov, 0.99f);
                     check_close(p1, p2);
                     check_close(s1, s2);
                 }
-            auto p1 = p0, p2 = p0, m1 = s0, m2 = s0, v1 = v0, v2 = v0;
-            t->adam_update(p1.data(), g.data(), m1.data(), v1.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f);
-            k::reference().adam_update(p2.data(), g.data(), m2.data(), v2.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f);
-            check_close(p1, p2);
-            check_close(m1, m2);
-            check_close(v1, v2);
+            for (bool amsgrad : {false, true}) {
+                auto p1 = p0, p2 = p0, m1 = s0, m2 = s0, v1 = v0, v2 = v0;
+                std::vector<float> h1(n), h2(n);  // v_max, below and above v by turns
+                for (std::size_t i = 0; i < n; ++i) h1[i] = h2[i] = v0[i] * (i % 2 ? 0.5f : 2.0f);
+                t->adam_update(p1.data(), g.data(), m1.data(), v1.data(), amsgrad ? h1.data() : nullptr, n, 0.01f, 0.9f,
+                               0.999f, 1e-7f, 0.999f);
+                k::reference().adam_update(p2.data(), g.data(), m2.data(), v2.data(), amsgrad ? h2.data() : nullptr, n,
+                                           0.01f, 0.9f, 0.999f, 1e-7f, 0.999f);
+                check_close(p1, p2);
+                check_close(m1, m2);
+                check_close(v1, v2);
+                check_close(h1, h2);
+            }
             auto q1 = p0, q2 = p0, r1 = v0, r2 = v0;
-            t->rmsprop_update(q1.data(), g.data(), r1.data(), n, 0.01f, 0.9f, 1e-7f);
-            k::reference().rmsprop_update(q2.data(), g.data(), r2.data(), n, 0.01f, 0.9f, 1e-7f);
+            t->rmsprop_update(q1.data(), g.data(), r1.data(), n, 0.01f, 0.9f, 1e-7f, 0.98f);
+            k::reference().rmsprop_update(q2.data(), g.data(), r2.data(), n, 0.01f, 0.9f, 1e-7f, 0.98f);
             check_close(q1, q2);
             check_close(r1, r2);
+            auto a1 = p0, a2 = p0, c1 = v0, c2 = v0;
+            t->adagrad_update(a1.data(), g.data(), c1.data(), n, 0.01f, 1e-7f, 0.97f);
+            k::reference().adagrad_update(a2.data(), g.data(), c2.data(), n, 0.01f, 1e-7f, 0.97f);
+            check_close(a1, a2);
+            check_close(c1, c2);
+            auto n1 = p0, n2 = p0, nm1 = s0, nm2 = s0, nv1 = v0, nv2 = v0;
+            t->nadam_update(n1.data(), g.data(), nm1.data(), nv1.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.6f, 1.5f, 0.99f);
+            k::reference().nadam_update(n2.data(), g.data(), nm2.data(), nv2.data(), n, 0.01f, 0.9f, 0.999f, 1e-7f, 0.9f, 0.6f,
+                                        1.5f, 0.99f);
+            check_close(n1, n2);
+            check_close(nm1, nm2);
+            check_close(nv1, nv2);
         }
 }

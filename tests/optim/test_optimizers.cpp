@@ -1,10 +1,17 @@
 // One step of each optimizer against values worked out by hand from Keras's update rules.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <recur/recur.hpp>
+
+#include "support/compare.hpp"
 
 namespace {
 struct Step {
@@ -111,5 +118,116 @@ TEST_CASE("bad optimizer settings are rejected with the value named") {
     CHECK_THROWS_WITH_AS(recur::SGD().momentum(1.5f), doctest::Contains("SGD::momentum"), recur::Error);
     CHECK_THROWS_WITH_AS(recur::RMSprop().clipnorm(0.0f), doctest::Contains("RMSprop::clipnorm"), recur::Error);
     CHECK_THROWS_WITH_AS(recur::SGD().clipnorm(1.0f).global_clipnorm(1.0f), doctest::Contains("use one of the two"), recur::Error);
-    CHECK_THROWS_WITH_AS(recur::make_optimizer("adamw"), doctest::Contains("got \"adamw\""), recur::Error);
+    CHECK_THROWS_WITH_AS(recur::make_optimizer("adadelta"), doctest::Contains("got \"adadelta\""), recur::Error);
+    CHECK_THROWS_WITH_AS(recur::Adagrad().initial_accumulator_value(-0.1f), doctest::Contains("Adagrad::initial_accumulator_value"), recur::Error);
+    CHECK_THROWS_WITH_AS(recur::Nadam().beta_2(1.0f), doctest::Contains("Nadam::beta_2"), recur::Error);
+    CHECK_THROWS_WITH_AS(recur::AdamW().epsilon(0.0f), doctest::Contains("AdamW::epsilon"), recur::Error);
+}
+
+TEST_CASE("weight_decay (Keras 3, decoupled): p *= 1 - lr wd before every optimizer's update") {
+    // SGD: p = 2 (1 - 0.1 * 0.5) - 0.1 * 1 = 1.8
+    recur::SGD sgd = recur::SGD().learning_rate(0.1f).weight_decay(0.5f);
+    Step s{{2.0f}, {1.0f}};
+    apply(sgd, s);
+    CHECK(s.params[0] == doctest::Approx(1.8).epsilon(1e-6));
+    // RMSprop: p = 1 (1 - 0.01 * 0.1) - 0.01 * 2 / (sqrt(0.4) + eps)
+    recur::RMSprop rms = recur::RMSprop().learning_rate(0.01f).weight_decay(0.1f);
+    Step r{{1.0f}, {2.0f}};
+    apply(rms, r);
+    CHECK(r.params[0] == doctest::Approx(0.999 - 0.01 * 2.0 / (std::sqrt(0.4) + 1e-7)).epsilon(1e-6));
+    // AdamW's default is 0.004; a first step moves p by lr m / (sqrt(v) + eps) ~ lr sign(g).
+    recur::AdamW adamw;
+    CHECK(adamw.weight_decay() == doctest::Approx(0.004));
+    adamw.learning_rate(0.1f);
+    Step a{{3.0f}, {0.5f}};
+    apply(adamw, a);
+    const double step = 0.1 * std::sqrt(0.001) / 0.1 * 0.05 / (std::sqrt(0.001 * 0.25) + 1e-7);
+    CHECK(a.params[0] == doctest::Approx(3.0 * (1 - 0.1 * 0.004) - step).epsilon(1e-6));
+    CHECK_THROWS_AS(recur::SGD().weight_decay(-1.0f), recur::Error);
+    CHECK_THROWS_AS(recur::SGD().weight_decay(NAN), recur::Error);
+}
+
+TEST_CASE("Adam with amsgrad steps with the largest v so far") {
+    recur::Adam adam = recur::Adam().learning_rate(0.1f).amsgrad(true);
+    Step s{{1.0f}, {4.0f}};
+    apply(adam, s);  // t 1: m 0.4, v 0.016, v_max 0.016
+    const double after_one = s.params[0];
+    s.grads = {0.1f};
+    apply(adam, s);  // t 2: m 0.37, v = 0.999 0.016 + 0.001 0.01 = 0.015994 < v_max 0.016
+    const double m = 0.9 * 0.4 + 0.1 * 0.1, v_max = 0.016;
+    const double lr_t = 0.1 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.81);
+    CHECK(s.params[0] == doctest::Approx(after_one - lr_t * m / (std::sqrt(v_max) + 1e-7)).epsilon(1e-6));
+    CHECK(adam.state().size() == 3);  // m, v and v_max
+}
+
+TEST_CASE("Adagrad: acc = 0.1 + g^2; p -= lr g / sqrt(acc + eps)") {
+    recur::Adagrad adagrad;
+    CHECK(adagrad.learning_rate() == doctest::Approx(1e-3));
+    CHECK(adagrad.initial_accumulator_value() == doctest::Approx(0.1));
+    adagrad.learning_rate(0.5f);
+    Step s{{1.0f, -1.0f}, {0.3f, 2.0f}};
+    apply(adagrad, s);
+    CHECK(s.params[0] == doctest::Approx(1.0 - 0.5 * 0.3 / std::sqrt(0.1 + 0.09 + 1e-7)).epsilon(1e-6));
+    CHECK(s.params[1] == doctest::Approx(-1.0 - 0.5 * 2.0 / std::sqrt(0.1 + 4.0 + 1e-7)).epsilon(1e-6));
+    s.grads = {0.3f, 2.0f};
+    const double before = s.params[0];
+    apply(adagrad, s);
+    CHECK(s.params[0] == doctest::Approx(before - 0.5 * 0.3 / std::sqrt(0.1 + 0.18 + 1e-7)).epsilon(1e-6));
+}
+
+TEST_CASE("Nadam: Keras's momentum schedule u_t = b1 (1 - 0.96^t / 2), two steps by hand") {
+    recur::Nadam nadam = recur::Nadam().learning_rate(0.1f);
+    Step s{{1.0f}, {0.5f}};
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-7;
+    auto u = [&](int t) { return b1 * (1 - 0.5 * std::pow(0.96, t)); };
+    double p = 1.0, m = 0.0, v = 0.0, product = 1.0;
+    for (int t = 1; t <= 2; ++t) {
+        const double g = t == 1 ? 0.5 : -0.25;
+        s.grads = {float(g)};
+        apply(nadam, s);
+        product *= u(t);
+        m = b1 * m + (1 - b1) * g;
+        v = b2 * v + (1 - b2) * g * g;
+        const double m_hat = u(t + 1) * m / (1 - product * u(t + 1)) + (1 - u(t)) * g / (1 - product);
+        const double v_hat = v / (1 - std::pow(b2, t));
+        p -= 0.1 * m_hat / (std::sqrt(v_hat) + eps);
+        CHECK(s.params[0] == doctest::Approx(p).epsilon(1e-6));
+    }
+}
+
+TEST_CASE("the new optimizers by name, in model files, and resumed from checkpoints bit for bit") {
+    for (const char* name : {"adamw", "adagrad", "nadam"}) CHECK_NOTHROW(recur::make_optimizer(name));
+    const std::string path = std::filesystem::temp_directory_path() / ("recur_optimizers_" + std::to_string(::getpid()) + ".safetensors");
+    const recur::Tensor x(recur::Shape{4, 3, 1}, {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f, 0.9f, 1.0f, 0.9f, 0.8f});
+    const recur::Tensor y(recur::Shape{4, 1}, {0.4f, 0.7f, 1.0f, 0.7f});
+    const std::vector<std::unique_ptr<recur::Optimizer>> optimizers = [] {
+        std::vector<std::unique_ptr<recur::Optimizer>> list;
+        list.push_back(recur::AdamW().amsgrad(true).weight_decay(0.01f).clone());
+        list.push_back(recur::Adagrad().initial_accumulator_value(0.2f).epsilon(1e-6f).clone());
+        list.push_back(recur::Nadam().learning_rate(0.01f).weight_decay(0.001f).clone());
+        list.push_back(recur::SGD().momentum(0.5f).weight_decay(0.1f).clone());
+        return list;
+    }();
+    for (const auto& optimizer : optimizers) {
+        CAPTURE(optimizer->name());
+        auto make = [&] {
+            recur::manual_seed(3);
+            recur::Sequential model;
+            model.add(recur::GRU(3).input_shape({3, 1}));
+            model.add(recur::Dense(1));
+            model.compile(*optimizer, "mse");
+            return model;
+        };
+        recur::Sequential straight = make(), first = make();
+        for (int i = 0; i < 5; ++i) straight.train_on_batch(x, y);
+        for (int i = 0; i < 3; ++i) first.train_on_batch(x, y);
+        first.save_checkpoint(path);
+        recur::Sequential resumed = recur::load_model(path);
+        CHECK(std::string(resumed.optimizer().name()) == optimizer->name());
+        CHECK(resumed.optimizer().weight_decay() == optimizer->weight_decay());
+        for (int i = 0; i < 2; ++i) resumed.train_on_batch(x, y);
+        const auto a = straight.get_weights(), b = resumed.get_weights();
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(recur::testing::same_bits(a[i], b[i]));
+    }
+    std::filesystem::remove(path);
 }

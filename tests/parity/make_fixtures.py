@@ -373,6 +373,61 @@ WEIGHTED_CONFIGS = [
     ((3, 5, 2, [("lstm", 3, True, False)], 2, "mse"), "sample"),
 ]
 
+class KerasNadam:
+    """Keras's Nadam step, written out: torch.optim.NAdam of PyTorch 1.13 (Debian 12's) multiplies
+    mu_t into mu_product twice for its mu_product_next (later releases fixed it), so it cannot
+    serve; with momentum_decay 1 a fixed PyTorch gives these same steps."""
+
+    def __init__(self, params, lr, beta_1, beta_2, eps):
+        self.params, self.lr, self.b1, self.b2, self.eps = params, lr, beta_1, beta_2, eps
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t, self.u_product = 0, 1.0
+
+    def step(self):
+        self.t += 1
+        u_t = self.b1 * (1 - 0.5 * 0.96 ** self.t)
+        u_next = self.b1 * (1 - 0.5 * 0.96 ** (self.t + 1))
+        self.u_product *= u_t
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            m.mul_(self.b1).add_((1 - self.b1) * g)
+            v.mul_(self.b2).add_((1 - self.b2) * g * g)
+            m_hat = u_next * m / (1 - self.u_product * u_next) + (1 - u_t) * g / (1 - self.u_product)
+            v_hat = v / (1 - self.b2 ** self.t)
+            p.sub_(self.lr * m_hat / (torch.sqrt(v_hat) + self.eps))
+
+
+# Optimizers other than Keras-form Adam, stepped by torch.optim (the "opt5/" tensors): (name, stack
+# config, recur's optimizer config, torch.optim factory). Their settings make Keras's and PyTorch's
+# rules one: an epsilon of 1e-10 (the two put it in different places), Nadam written out (see
+# KerasNadam), weight decay only where PyTorch's is decoupled too (AdamW, and plain
+# SGD, where decoupled and L2 decay are the same update).
+OPTIMIZER_CONFIGS = [
+    ("adamw", (5, 6, 3, [("lstm", 4, False, False)], 2, "mse"),
+     {"name": "AdamW", "learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-10, "amsgrad": False,
+      "weight_decay": 0.05},
+     lambda p: torch.optim.AdamW(p, lr=0.01, betas=(0.9, 0.999), eps=1e-10, weight_decay=0.05)),
+    ("adam_amsgrad", (5, 6, 3, [("gru", 4, True, False)], 3, "sparse_softmax"),
+     {"name": "Adam", "learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-10, "amsgrad": True},
+     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-10, amsgrad=True)),
+    ("adagrad", (4, 5, 2, [("gru", 5, False, False)], 2, "mse"),
+     {"name": "Adagrad", "learning_rate": 0.05, "initial_accumulator_value": 0.1, "epsilon": 1e-10},
+     lambda p: torch.optim.Adagrad(p, lr=0.05, initial_accumulator_value=0.1, eps=1e-10)),
+    ("nadam", (4, 7, 3, [("lstm", 5, True, False), ("gru", 3, False, False)], 2, "mse"),
+     {"name": "Nadam", "learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-10},
+     lambda p: KerasNadam(p, lr=0.01, beta_1=0.9, beta_2=0.999, eps=1e-10)),
+    ("sgd_weight_decay", (3, 6, 2, [("lstm", 4, False, False)], 2, "mse"),
+     {"name": "SGD", "learning_rate": 0.1, "momentum": 0.0, "nesterov": False, "weight_decay": 0.01},
+     lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.01)),
+    ("sgd_nesterov", (3, 6, 2, [("gru", 4, False, False)], 2, "mse"),
+     {"name": "SGD", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+    ("rmsprop", (3, 6, 2, [("lstm", 4, True, False)], 2, "mse"),
+     {"name": "RMSprop", "learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-10},
+     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-10)),
+]
+
 BIDIRECTIONAL_CONFIGS = [
     (4, 7, 3, [("lstm", 5, False, False, "concat")], 2, "mse"),
     (4, 7, 3, [("gru", 5, True, False, "sum")], 3, "mse"),
@@ -607,8 +662,10 @@ def stack_loss_and_grads(layers, names, values, x, y, head, use_modules, mask=No
     return output.detach(), loss.detach(), grads
 
 
-def build_cell_fixture(cfg, seed, weighting=None):
-    """weighting: None, "sample" ((B,) weights) or "step" ((B, T) weights, for sequence outputs)."""
+def build_cell_fixture(cfg, seed, weighting=None, optimizer=None):
+    """weighting: None, "sample" ((B,) weights) or "step" ((B, T) weights, for sequence outputs).
+    optimizer: None (five Keras-form Adam steps, "adam5/"), or (recur config, torch.optim factory) for
+    five steps of that optimizer ("opt5/")."""
     b, t, d, layers, o, loss_kind, *masking = cfg
     gen = torch.Generator().manual_seed(seed)
     names, counts = [], {}
@@ -665,17 +722,26 @@ def build_cell_fixture(cfg, seed, weighting=None):
     if not any(len(layer) > 4 for layer in layers):
         check_against_numpy(layers, names, flat, x, mask)
     w = {k: v.clone() for k, v in flat.items()}
-    m = {k: torch.zeros_like(v) for k, v in w.items()}
-    v2 = {k: torch.zeros_like(t) for k, t in w.items()}
     losses = []
-    for step in range(1, ADAM_STEPS + 1):
-        _, step_loss, g = grads_at(w)
-        losses.append(step_loss.item())
-        lr_t = LEARNING_RATE * math.sqrt(1 - BETA_2 ** step) / (1 - BETA_1 ** step)
-        for k in w:
-            m[k] = BETA_1 * m[k] + (1 - BETA_1) * g[k]
-            v2[k] = BETA_2 * v2[k] + (1 - BETA_2) * g[k] * g[k]
-            w[k] = w[k] - lr_t * m[k] / (torch.sqrt(v2[k]) + EPSILON)
+    if optimizer is None:
+        m = {k: torch.zeros_like(v) for k, v in w.items()}
+        v2 = {k: torch.zeros_like(t) for k, t in w.items()}
+        for step in range(1, ADAM_STEPS + 1):
+            _, step_loss, g = grads_at(w)
+            losses.append(step_loss.item())
+            lr_t = LEARNING_RATE * math.sqrt(1 - BETA_2 ** step) / (1 - BETA_1 ** step)
+            for k in w:
+                m[k] = BETA_1 * m[k] + (1 - BETA_1) * g[k]
+                v2[k] = BETA_2 * v2[k] + (1 - BETA_2) * g[k] * g[k]
+                w[k] = w[k] - lr_t * m[k] / (torch.sqrt(v2[k]) + EPSILON)
+    else:
+        stepper = optimizer[1](list(w.values()))
+        for step in range(1, ADAM_STEPS + 1):
+            _, step_loss, g = grads_at(w)
+            losses.append(step_loss.item())
+            for k in w:
+                w[k].grad = g[k].detach().clone()
+            stepper.step()
 
     tensors = {"x": x, "y": y}
     if weights is not None:
@@ -684,8 +750,9 @@ def build_cell_fixture(cfg, seed, weighting=None):
     tensors["output"] = output
     tensors["loss"] = loss.reshape(1)
     tensors.update({f"grad/{k}": grads[k] for k in flat})
-    tensors.update({f"adam5/{k}": w[k] for k in flat})
-    tensors["adam5/losses"] = torch.tensor(losses)
+    steps = "adam5" if optimizer is None else "opt5"
+    tensors.update({f"{steps}/{k}": w[k].detach() for k in flat})
+    tensors[f"{steps}/losses"] = torch.tensor(losses)
     metadata = {
         "layers": json.dumps([{"name": name, "cell": cell, "units": u, "return_sequences": seq, "go_backwards": bwd,
                                **({"merge_mode": merge[0]} if merge else {})}
@@ -697,6 +764,8 @@ def build_cell_fixture(cfg, seed, weighting=None):
     }
     if mask is not None:
         metadata["masking"] = "true"
+    if optimizer is not None:
+        metadata["optimizer"] = json.dumps({"clipnorm": 0.0, "global_clipnorm": 0.0, "clipvalue": 0.0, **optimizer[0]})
     return tensors, metadata
 
 
@@ -745,6 +814,11 @@ def main():
         path = args.out / f"{name}.safetensors"
         path.write_bytes(encode_safetensors(tensors, metadata))
         print(f"{name:40s} {path.stat().st_size:9d} bytes")
+    for index, (name, cfg, config, factory) in enumerate(OPTIMIZER_CONFIGS):
+        tensors, metadata = build_cell_fixture(cfg, BASE_SEED + 2000 + index, None, (config, factory))
+        path = args.out / f"optimizer_{name}.safetensors"
+        path.write_bytes(encode_safetensors(tensors, metadata))
+        print(f"{'optimizer_' + name:40s} {path.stat().st_size:9d} bytes")
 
 
 if __name__ == "__main__":

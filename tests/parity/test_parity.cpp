@@ -18,6 +18,10 @@
 //   written out in float64 torch tensors, differentiated by autograd (and checked, in the
 //   script, against torch.nn.GRU and torch.nn.LSTM where those exist).
 // - Keras's Adam puts epsilon outside the bias correction (lr_t m / (sqrt(v) + eps)); the script emulates it.
+//   The optimizer_* fixtures step with torch.optim itself (AdamW, Adam with amsgrad, Adagrad, SGD
+//   with weight decay or Nesterov momentum, RMSprop), with settings under which Keras's and
+//   PyTorch's rules agree (see OPTIMIZER_CONFIGS in the script); Nadam's steps are Keras's
+//   formulas written out, as PyTorch 1.13's NAdam miscounts its momentum product.
 // - Keras initialises the recurrent kernel orthogonally; the fixtures carry their own weights instead.
 #include <doctest/doctest.h>
 
@@ -32,6 +36,7 @@
 #include <recur/recur.hpp>
 
 #include "io/safetensors.hpp"
+#include "optim/optimizer_config.hpp"
 #include "kernels/kernels.hpp"
 #include "support/probe.hpp"
 
@@ -120,12 +125,18 @@ void check_fixture(const recur::detail::Safetensors& f) {
     const std::vector<std::string> recurrent = add_recurrent_layers(model, meta);
     model.add(recur::Dense(std::stoul(meta.at("dense_units"))).name("dense").activation(meta.at("dense_activation")));
     const std::unique_ptr<recur::Loss> loss = make_loss(meta.at("loss"));
-    model.compile(recur::Adam()
-                      .learning_rate(std::stof(meta.at("learning_rate")))
-                      .beta_1(std::stof(meta.at("beta_1")))
-                      .beta_2(std::stof(meta.at("beta_2")))
-                      .epsilon(std::stof(meta.at("epsilon"))),
-                  *loss);
+    // Five Keras-form Adam steps ("adam5/"), or five of the optimizer the metadata names ("opt5/").
+    const bool other_optimizer = meta.contains("optimizer");
+    const std::string steps = other_optimizer ? "opt5/" : "adam5/";
+    if (other_optimizer)
+        model.compile(*recur::detail::optimizer_from_config(nlohmann::json::parse(meta.at("optimizer"))), *loss);
+    else
+        model.compile(recur::Adam()
+                          .learning_rate(std::stof(meta.at("learning_rate")))
+                          .beta_1(std::stof(meta.at("beta_1")))
+                          .beta_2(std::stof(meta.at("beta_2")))
+                          .epsilon(std::stof(meta.at("epsilon"))),
+                      *loss);
     // Every weight of the model in Keras order, as the file names them.
     std::vector<std::string> weight_names;
     for (const auto& layer : model.layers())
@@ -165,14 +176,14 @@ void check_fixture(const recur::detail::Safetensors& f) {
 
     std::vector<float> losses;
     for (int step = 0; step < 5; ++step) losses.push_back(model.train_on_batch(x, y, weights));
-    CHECK(relative_error(losses.data(), f.at("adam5/losses")) < 1e-4f);
+    CHECK(relative_error(losses.data(), f.at(steps + "losses")) < 1e-4f);
     for (const auto& layer : model.layers()) {
         const std::vector<recur::Tensor> after = layer->get_weights();
         const std::vector<std::string> names = layer->weight_names();
         for (std::size_t w = 0; w < after.size(); ++w) {
             const std::string weight = layer->name() + "/" + names[w];
             CAPTURE(weight);
-            CHECK(relative_error(after[w].data(), f.at("adam5/" + weight)) < 1e-4f);
+            CHECK(relative_error(after[w].data(), f.at(steps + weight)) < 1e-4f);
         }
     }
 }
@@ -181,7 +192,7 @@ void check_fixture(const recur::detail::Safetensors& f) {
 
 TEST_CASE("PyTorch parity on every fixture, every instruction set, 1 and 2 threads") {
     const auto files = fixture_files();
-    REQUIRE(files.size() >= 76);
+    REQUIRE(files.size() >= 83);
     const std::size_t threads_before = recur::num_threads();
     const recur::kernels::Table& table_before = recur::kernels::active();
     for (const recur::kernels::Table* table : recur::kernels::supported())
