@@ -86,7 +86,7 @@ TEST_CASE("a table of bad inputs, each rejected with a clear message") {
         {"rho of one", [] { recur::RMSprop().rho(1.0f); }, "RMSprop::rho"},
         {"a negative clipvalue", [] { recur::SGD().clipvalue(-1.0f); }, "SGD::clipvalue"},
         {"clipnorm and global_clipnorm", [] { recur::Adam().global_clipnorm(1).clipnorm(1); }, "use one of the two"},
-        {"an unknown optimizer", [] { compiled_model().compile("adagrad", "mse"); }, "got \"adagrad\""},
+        {"an unknown optimizer", [] { compiled_model().compile("adadelta", "mse"); }, "got \"adadelta\""},
         {"an unknown loss", [] { compiled_model().compile("adam", "hinge"); }, "got \"hinge\""},
         {"an unknown metric", [] { compiled_model().compile("adam", "mse", {"f1"}); }, "expected metric \"accuracy\" or \"mae\", got \"f1\""},
         {"a zero Huber delta", [] { recur::Huber().delta(0.0f); }, "Huber::delta"},
