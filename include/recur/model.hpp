@@ -12,6 +12,7 @@
 #include "callbacks.hpp"
 #include "layers.hpp"
 #include "losses.hpp"
+#include "metrics.hpp"
 #include "optimizers.hpp"
 #include "stream.hpp"
 #include "tensor.hpp"
@@ -111,11 +112,11 @@ public:
     // Adds a copy of the layer; its input shape must agree with the previous output.
     void add(const Layer& layer);
 
-    // metrics: "accuracy" (resolved from the loss, as Keras does) and "mae".
-    void compile(const Optimizer& optimizer, const Loss& loss, const std::vector<std::string>& metrics = {});
-    void compile(std::string_view optimizer, std::string_view loss, const std::vector<std::string>& metrics = {});
-    void compile(const Optimizer& optimizer, std::string_view loss, const std::vector<std::string>& metrics = {});
-    void compile(std::string_view optimizer, const Loss& loss, const std::vector<std::string>& metrics = {});
+    // metrics: by name or as objects (see metrics.hpp): {"accuracy", recur::TopKCategoricalAccuracy(3)}.
+    void compile(const Optimizer& optimizer, const Loss& loss, const std::vector<Metric>& metrics = {});
+    void compile(std::string_view optimizer, std::string_view loss, const std::vector<Metric>& metrics = {});
+    void compile(const Optimizer& optimizer, std::string_view loss, const std::vector<Metric>& metrics = {});
+    void compile(std::string_view optimizer, const Loss& loss, const std::vector<Metric>& metrics = {});
 
     // Keras's table: Layer (type) / Output Shape / Param #, then the totals.
     void summary(std::ostream& os = std::cout) const;
@@ -177,6 +178,7 @@ public:
     Optimizer& optimizer();
     const Loss& loss() const;
     std::vector<std::string> metrics_names() const;  // "loss" first, as Keras lists them
+    const std::vector<Metric>& metrics() const;      // as compile was given them
 
     // Strings the application keeps with the model (the scaler it was trained with, the
     // column it reads, a version): saved in the model file and restored by load_model.

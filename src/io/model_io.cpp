@@ -15,6 +15,7 @@
 #include "io/safetensors.hpp"
 #include "layers/registry.hpp"
 #include "losses/loss_config.hpp"
+#include "model/metrics.hpp"
 #include "model/sequential_impl.hpp"
 #include "optim/optimizer_config.hpp"
 #include "tensor/sizes.hpp"
@@ -36,10 +37,11 @@ std::map<std::string, std::string> model_metadata(const Sequential& model) {
         {"format_version", std::to_string(kFormatVersion)},
         {"architecture", json{{"name", model.name()}, {"layers", layers}}.dump()}};
     if (model.compiled()) {
-        const auto names = model.metrics_names();  // "loss" first
+        json metrics = json::array();
+        for (const Metric& metric : model.metrics()) metrics.push_back(detail::metric_config(metric));
         metadata["compile"] = json{{"optimizer", detail::optimizer_config(model.optimizer())},
                                    {"loss", detail::loss_config(model.loss())},
-                                   {"metrics", std::vector<std::string>(names.begin() + 1, names.end())}}
+                                   {"metrics", metrics}}
                                   .dump();
     }
     for (const auto& [key, value] : model.metadata())
@@ -197,11 +199,8 @@ Sequential load_model(const std::string& path) {
             for (const auto& layer : layers) model.add(*layer);
             if (!compile.is_null()) {
                 const ConfigReader c(compile, "the compile settings");
-                std::vector<std::string> metrics;
-                for (const auto& metric : c.list("metrics")) {
-                    if (!metric.is_string()) throw Error("the compile settings: expected metric names as strings");
-                    metrics.push_back(metric.get<std::string>());
-                }
+                std::vector<Metric> metrics;
+                for (const auto& metric : c.list("metrics")) metrics.push_back(detail::metric_from_config(metric));
                 model.compile(*detail::optimizer_from_config(c.object("optimizer")),
                               *detail::loss_from_config(c.object("loss")), metrics);
                 c.check_all_read();

@@ -5,30 +5,38 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
 #include <recur/losses.hpp>
+#include <recur/metrics.hpp>
 
 namespace recur::detail {
 
-// Whether a metric of this name (as compile takes it) is better higher (accuracy) or lower
-// (errors); nullopt for a name recur does not know.
+// Whether a metric logged under this name is better higher (accuracies) or lower (errors);
+// nullopt for a name no metric of recur's has.
 std::optional<bool> metric_improves_upward(std::string_view name);
 
-class Metric {
+// Model files: a metric as its name, or {"name", "k" or "threshold"} when those differ from
+// the name's own; read back strictly.
+nlohmann::json metric_config(const Metric& metric);
+Metric metric_from_config(const nlohmann::json& config);
+
+class CompiledMetric {
 public:
-    // "accuracy" resolves as Keras resolves it from the loss: sparse categorical accuracy for
-    // sparse labels, binary accuracy (threshold 0.5) for binary crossentropy or one output per
-    // row, categorical accuracy otherwise.
-    // "mae" is the mean absolute error.
-    Metric(std::string_view name, const Loss& loss, std::size_t output_features);
+    // The metric against the model's loss and output width ("accuracy" resolves here).
+    CompiledMetric(const Metric& metric, const Loss& loss, std::size_t output_features);
 
     const std::string& name() const { return name_; }
     // The sum over `rows` output rows of the per-row metric.
     double sum(const float* y_pred, const float* y_true, std::size_t rows, std::size_t features) const;
+    // The reported value from the sum over `rows` rows.
+    float result(double sum, std::size_t rows) const;
 
 private:
-    enum class Kind { sparse_accuracy, binary_accuracy, categorical_accuracy, mae };
+    enum class Kind { sparse_accuracy, binary_accuracy, categorical_accuracy, top_k, sparse_top_k, mae, mse, rmse };
     std::string name_;
     Kind kind_;
+    std::size_t k_;
+    float threshold_;
 };
 
 }  // namespace recur::detail

@@ -123,8 +123,8 @@ void Sequential::Impl::check_y(const Tensor& x, const Tensor& y, const std::stri
     if (!std::all_of(y.begin(), y.end(), [](float v) { return std::isfinite(v); }))
         throw Error(call + ": y must be finite, but it holds NaN or Inf");
     loss->check_targets(y, out.back(), call.c_str());
-    if (metrics.size() != metric_names.size())
-        for (const std::string& metric : metric_names) metrics.emplace_back(metric, *loss, out.back());
+    if (metrics.size() != compiled_metrics.size())
+        for (const Metric& metric : compiled_metrics) metrics.emplace_back(metric, *loss, out.back());
 }
 
 Tensor Sequential::Impl::loss_weights(const Tensor& x, const Tensor& y, const Tensor& sample_weight,
@@ -329,8 +329,7 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
         scored += s.rows;
     }
     std::vector<float> means{static_cast<float>(sums[0] / rows.size())};
-    for (std::size_t m = 0; m < metrics.size(); ++m)
-        means.push_back(scored ? static_cast<float>(sums[1 + m] / scored) : 0.0f);
+    for (std::size_t m = 0; m < metrics.size(); ++m) means.push_back(metrics[m].result(sums[1 + m], scored));
     return means;
 }
 
@@ -388,28 +387,27 @@ void Sequential::add(const Layer& layer) {
     });
 }
 
-void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std::vector<std::string>& metrics) {
+void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std::vector<Metric>& metrics) {
     const std::string call = "Sequential::compile";
     Impl& m = impl("Sequential::compile");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
     m.check_not_fitting(call);
-    std::vector<detail::Metric> resolved;
-    for (const std::string& name : metrics)  // checks the names now, even before the model is built
-        resolved.emplace_back(name, loss, m.network ? m.network->output_shape.back() : 1);
+    std::vector<detail::CompiledMetric> resolved;
+    for (const Metric& metric : metrics)
+        resolved.emplace_back(metric, loss, m.network ? m.network->output_shape.back() : 1);
     m.optimizer = optimizer.clone();
     m.loss = loss.clone();
-    m.metric_names.clear();
-    for (const auto& metric : resolved) m.metric_names.push_back(metric.name());  // "acc" -> "accuracy"
+    m.compiled_metrics = metrics;
     m.metrics.clear();
     if (m.network) m.metrics = std::move(resolved);
 }
-void Sequential::compile(std::string_view optimizer, std::string_view loss, const std::vector<std::string>& metrics) {
+void Sequential::compile(std::string_view optimizer, std::string_view loss, const std::vector<Metric>& metrics) {
     compile(*make_optimizer(optimizer), *make_loss(loss), metrics);
 }
-void Sequential::compile(const Optimizer& optimizer, std::string_view loss, const std::vector<std::string>& metrics) {
+void Sequential::compile(const Optimizer& optimizer, std::string_view loss, const std::vector<Metric>& metrics) {
     compile(optimizer, *make_loss(loss), metrics);
 }
-void Sequential::compile(std::string_view optimizer, const Loss& loss, const std::vector<std::string>& metrics) {
+void Sequential::compile(std::string_view optimizer, const Loss& loss, const std::vector<Metric>& metrics) {
     compile(*make_optimizer(optimizer), loss, metrics);
 }
 
@@ -571,8 +569,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                     sums[1 + i] += m.metrics[i].sum(s.y_pred, s.y_true, s.rows, m.network->output_shape.back());
                 scored += s.rows;
                 means[0] = static_cast<float>(sums[0] / (start + count));
-                for (std::size_t i = 1; i < names.size(); ++i)
-                    means[i] = scored ? static_cast<float>(sums[i] / scored) : 0.0f;
+                for (std::size_t i = 1; i < names.size(); ++i) means[i] = m.metrics[i - 1].result(sums[i], scored);
                 progress.step_done(step + 1, means);
                 for (std::size_t i = 0; i < names.size(); ++i) *batch_values[i] = means[i];
                 hooks->each([&](Callback& c) { c.on_train_batch_end(step, batch_logs); });
@@ -781,10 +778,12 @@ void Sequential::set_weights(const std::vector<Tensor>& weights) {
     for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
     ++*m.weights_version;
 }
+const std::vector<Metric>& Sequential::metrics() const { return impl("Sequential::metrics").compiled_metrics; }
+
 std::vector<std::string> Sequential::metrics_names() const {
     const Impl& m = impl("Sequential::metrics_names");
     std::vector<std::string> names{"loss"};
-    names.insert(names.end(), m.metric_names.begin(), m.metric_names.end());
+    for (const Metric& metric : m.compiled_metrics) names.push_back(metric.name());
     return names;
 }
 

@@ -28,8 +28,8 @@ struct Sequential::Impl {
     std::vector<std::unique_ptr<Layer>> layers;
     std::unique_ptr<Optimizer> optimizer;
     std::unique_ptr<Loss> loss;
-    std::vector<std::string> metric_names;   // as compiled
-    std::vector<detail::Metric> metrics;     // resolved against the output by prepare()
+    std::vector<Metric> compiled_metrics;            // as compiled
+    std::vector<detail::CompiledMetric> metrics;     // resolved against the output and the loss
     std::optional<detail::Network> network;  // set once every layer knows its input shape
     Tensor params, grads;                    // flat, Keras order
     // Moved on by every change of the weights (a build, a training step, set_weights) and by

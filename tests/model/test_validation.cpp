@@ -88,7 +88,7 @@ TEST_CASE("a table of bad inputs, each rejected with a clear message") {
         {"clipnorm and global_clipnorm", [] { recur::Adam().global_clipnorm(1).clipnorm(1); }, "use one of the two"},
         {"an unknown optimizer", [] { compiled_model().compile("adadelta", "mse"); }, "got \"adadelta\""},
         {"an unknown loss", [] { compiled_model().compile("adam", "hinge"); }, "got \"hinge\""},
-        {"an unknown metric", [] { compiled_model().compile("adam", "mse", {"f1"}); }, "expected metric \"accuracy\" or \"mae\", got \"f1\""},
+        {"an unknown metric", [] { compiled_model().compile("adam", "mse", {"f1"}); }, "(or Keras's long names), got \"f1\""},
         {"a zero Huber delta", [] { recur::Huber().delta(0.0f); }, "Huber::delta"},
         {"fit before compile", [&] { Sequential m; m.add(recur::Dense(1).input_shape({5})); m.fit(Tensor({2, 5}), Tensor({2})); },
          "must be compiled first"},
