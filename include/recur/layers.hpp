@@ -114,6 +114,8 @@ private:
     // sequence): forward leaves the output (and a recurrent layer's final states) in the
     // pass, backward the gradients.
     virtual std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const = 0;
+    // Whether training passes draw random numbers (dropout): fit then gives each step a seed.
+    virtual bool draws_noise() const { return false; }
     virtual void forward(detail::LayerPass& pass) const = 0;
     virtual void backward(detail::LayerPass& pass) const = 0;
     // The final states forward leaves (h; h and c for LSTM; a Bidirectional layer's forward
@@ -532,6 +534,44 @@ private:
     void write_config(detail::ConfigWriter& config) const override;
 
     float mask_value_;
+};
+
+// Keras's Dropout: in training, each input element is zeroed with probability rate and the
+// others scaled by 1 / (1 - rate); in predict, evaluate and streams it passes its input on.
+// Which elements drop depends only on the training step's seed (drawn from the model's
+// generator) and the element's place in the batch, so it is the same for any thread count.
+class Dropout final : public Layer {
+public:
+    explicit Dropout(float rate);
+
+    Dropout& input_shape(Shape shape);
+    Dropout& name(std::string name);
+    using Layer::name;
+    using Layer::input_shape;
+
+    float rate() const { return rate_; }
+
+    const char* type_name() const override { return "Dropout"; }
+    std::unique_ptr<Layer> clone() const override;
+
+private:
+    friend struct detail::LayerAccess;
+    static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
+    std::pair<std::size_t, std::size_t> input_ranks() const override { return {1, 2}; }
+    bool output_masked(bool masked) const override { return masked; }
+    Shape compute_output_shape(const Shape& input) const override { return input; }
+    std::vector<WeightSpec> weight_specs(const Shape&) const override { return {}; }
+    void initialize(float*, std::mt19937_64&) const override {}
+    std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
+    bool draws_noise() const override { return rate_ > 0.0f; }
+    void forward(detail::LayerPass& pass) const override;
+    void backward(detail::LayerPass& pass) const override;
+    std::size_t stream_floats(std::size_t) const override { return 0; }
+    void stream_start(detail::StreamPass&) const override {}
+    const float* stream_step(detail::StreamPass&, const float* input) const noexcept override { return input; }
+    void write_config(detail::ConfigWriter& config) const override;
+
+    float rate_;
 };
 
 }  // namespace recur

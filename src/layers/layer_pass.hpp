@@ -31,6 +31,9 @@ struct LayerPass {
     float* output_grad = nullptr;    // backward: d loss / d output; the layer may overwrite it
     bool output_grad_past_activation = false;  // output_grad is d loss / d activation input
     float* input_grad = nullptr;     // backward: d loss / d input goes here; null if unneeded
+    // A training pass (dropout drops) and its seed, the step's own mixed with the layer's place.
+    bool training = false;
+    std::uint64_t seed = 0;
 };
 
 // Floats that hold a mask of `steps` bytes in a float workspace.
@@ -58,6 +61,7 @@ struct LayerAccess {
         return layer.workspace_floats(batch, timesteps);
     }
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
+    static bool draws_noise(const Layer& layer) { return layer.draws_noise(); }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
     static std::size_t state_count(const Layer& layer) { return layer.state_count(); }
     static bool keeps_states(const Layer& layer) { return layer.keeps_states(); }

@@ -23,6 +23,7 @@ constexpr LayerKind kLayerKinds[] = {
     {"Dense", &LayerAccess::from_config<Dense>},
     {"Embedding", &LayerAccess::from_config<Embedding>},
     {"Masking", &LayerAccess::from_config<Masking>},
+    {"Dropout", &LayerAccess::from_config<Dropout>},
     {"Bidirectional", &LayerAccess::from_config<Bidirectional>},
 };
 

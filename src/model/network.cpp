@@ -22,6 +22,7 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
     output_shape = layers.back()->output_shape();
     sequence_input = LayerAccess::input_is_sequence(*layers.front());
     for (Layer* layer : layers) output_masked = LayerAccess::set_input_masked(*layer, output_masked);
+    draws_noise = std::any_of(layers.begin(), layers.end(), [](const Layer* l) { return LayerAccess::draws_noise(*l); });
     output_masked = output_masked && output_shape.rank() == 2;
 }
 
@@ -107,10 +108,13 @@ void to_batch_major(float* dst, const float* src, std::size_t B, std::size_t T, 
 
 }  // namespace
 
-const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch) {
+const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch,
+                     const std::uint64_t* training_seed) {
     const float* activations = ws.x;
     for (std::size_t l = 0; l < net.layers.size(); ++l) {
         LayerPass& pass = ws.passes[l];
+        pass.training = training_seed != nullptr;
+        pass.seed = training_seed ? mix_seed(*training_seed, l) : 0;
         pass.batch = batch;
         pass.timesteps = ws.timesteps;
         pass.weights = weights + net.offsets[l];

@@ -2,6 +2,7 @@
 // Running a chain of built layers: the flat weight layout, the workspace, and the forward
 // and backward passes from a batch-major batch to a batch-major output and back.
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -23,6 +24,7 @@ struct Network {
     Shape input_shape, output_shape;  // per sample; a sequence's time axis may be None
     bool sequence_input = false;      // samples are sequences, read time-major
     bool output_masked = false;       // the output comes with a mask (a sequence with masked steps)
+    bool draws_noise = false;         // a layer draws random numbers in training (dropout)
 
     explicit Network(std::vector<Layer*> chain);
 
@@ -89,8 +91,10 @@ private:
     std::vector<std::unique_ptr<Workspace>> free_;
 };
 
-// Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output.
-const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch);
+// Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output. With a
+// training seed, a training pass: dropout drops, by masks that seed decides.
+const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch,
+                     const std::uint64_t* training_seed = nullptr);
 // From ws.d_pred back through every layer; overwrites grads (the flat gradient buffer).
 // `past_output_activation`: d_pred is already the gradient of the last layer's activation
 // input (a loss that folds the activation in).

@@ -280,7 +280,10 @@ Sequential::Impl::Scored Sequential::Impl::scored_rows(const detail::Workspace& 
 
 Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::size_t batch) {
     const detail::Network& n = *network;
-    const float* y_pred = detail::forward(n, ws, params.data(), batch);
+    // A model with dropout draws each step's seed from its generator (one without keeps the
+    // generator's sequence, and so its shuffles, as they were).
+    const std::uint64_t seed = n.draws_noise ? generator() : 0;
+    const float* y_pred = detail::forward(n, ws, params.data(), batch, &seed);
     const float value = loss_value(ws, y_pred, ws.d_pred, batch);
     if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());

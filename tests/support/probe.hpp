@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include <doctest/doctest.h>
 #include <vector>
@@ -17,8 +18,9 @@ namespace recur::testing {
 
 class Probe {
 public:
-    Probe(Sequential& model, const recur::Loss& loss, Tensor x, Tensor y)
-        : net_(chain(model)), loss_(loss), x_(std::move(x)), y_(std::move(y)),
+    // With a training seed, training passes whose dropout masks that seed fixes.
+    Probe(Sequential& model, const recur::Loss& loss, Tensor x, Tensor y, std::optional<std::uint64_t> training_seed = {})
+        : net_(chain(model)), loss_(loss), x_(std::move(x)), y_(std::move(y)), seed_(training_seed),
           weights_(const_cast<float*>(recur::detail::LayerAccess::weights(model.layer(0)))),
           batch_(x_.shape()[0]) {
         ws_.reserve(net_, batch_, net_.timesteps(x_.shape().drop_front()), "Probe");
@@ -34,7 +36,7 @@ public:
     // With a loss that folds the model's last activation in (crossentropy after softmax),
     // the fused path fit takes; else the plain one.
     float loss(std::vector<float>* grads = nullptr) {
-        const float* y_pred = recur::detail::forward(net_, ws_, weights_, batch_);
+        const float* y_pred = recur::detail::forward(net_, ws_, weights_, batch_, seed_ ? &*seed_ : nullptr);
         const std::size_t F = net_.output_shape.back(), T = ws_.timesteps;
         const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * T : batch_;
         const auto* dense = dynamic_cast<const recur::Dense*>(net_.layers.back());
@@ -69,6 +71,7 @@ private:
     recur::detail::Network net_;
     const recur::Loss& loss_;
     Tensor x_, y_;
+    std::optional<std::uint64_t> seed_;
     float* weights_;
     std::size_t batch_;
     recur::detail::Workspace ws_;
@@ -79,8 +82,9 @@ private:
 // Where relu's kink (or a clipped probability) lies within h of a weight's value the central
 // difference straddles it; a quarter of the step, still well above the rounding noise, is
 // then tried before the weight is counted wrong.
-inline void check_gradients(Sequential& model, const recur::Loss& loss, const Tensor& x, const Tensor& y) {
-    Probe probe(model, loss, x, y);
+inline void check_gradients(Sequential& model, const recur::Loss& loss, const Tensor& x, const Tensor& y,
+                            std::optional<std::uint64_t> training_seed = {}) {
+    Probe probe(model, loss, x, y, training_seed);
     std::vector<float> analytic;
     probe.loss(&analytic);
     float* w = probe.weights();
