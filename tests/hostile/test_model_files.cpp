@@ -78,7 +78,7 @@ TEST_CASE("hostile numbers and types in a model file's architecture are refused 
          "the architecture: unknown key \"time_major\"; expected only \"layers\", \"name\""},
         {"an unknown activation", [](json& m) { layer(m, 0)["activation"] = "gelu"; }, "got \"gelu\""},
         {"softmax in the recurrence", [](json& m) { layer(m, 0)["activation"] = "softmax"; }, "got \"softmax\""},
-        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, Masking, Bidirectional, got \"Conv1D\""},
+        {"an unknown layer type", [](json& m) { layer(m, 0)["type"] = "Conv1D"; }, "layer 0: expected \"type\" to be one of SimpleRNN, LSTM, GRU, Dense, Embedding, Masking, Dropout, Bidirectional, got \"Conv1D\""},
         {"a layer that is not an object", [](json& m) { layer(m, 0) = "SimpleRNN"; }, "layer 0: expected a JSON object, got string"},
         {"an empty layer name", [](json& m) { layer(m, 0)["name"] = ""; }, "expected a non-empty UTF-8 name without '/'"},
         {"a layer name with a slash", [](json& m) { layer(m, 0)["name"] = "rnn/kernel"; }, "got \"rnn/kernel\""},
