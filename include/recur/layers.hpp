@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -29,6 +30,29 @@ enum class Activation { linear, tanh, relu, sigmoid, softmax };
 Activation parse_activation(std::string_view name, std::string_view caller);
 const char* activation_name(Activation activation);
 
+// Keras's weight regularizers: training adds l1 sum |w| + l2 sum w^2 over the weight to the
+// loss (and so to the loss that fit and evaluate report), and its gradient to the weight's.
+class Regularizer {
+public:
+    float l1() const { return l1_; }
+    float l2() const { return l2_; }
+
+protected:
+    Regularizer(float l1, float l2, const char* call);
+
+private:
+    float l1_, l2_;
+};
+struct L1 final : Regularizer {
+    explicit L1(float l1 = 0.01f) : Regularizer(l1, 0.0f, "L1") {}
+};
+struct L2 final : Regularizer {
+    explicit L2(float l2 = 0.01f) : Regularizer(0.0f, l2, "L2") {}
+};
+struct L1L2 final : Regularizer {
+    explicit L1L2(float l1 = 0.0f, float l2 = 0.0f) : Regularizer(l1, l2, "L1L2") {}
+};
+
 // A layer describes shapes and options; its weights live in the model's flat parameter
 // buffer (or, for a layer called on its own, in storage of its own). Options are chained
 // setters named after Keras's arguments: SimpleRNN(10).return_sequences(true).input_shape({5, 1}).
@@ -54,6 +78,8 @@ public:
     std::vector<Shape> weight_shapes() const;
     std::vector<Tensor> get_weights() const;
     void set_weights(const std::vector<Tensor>& weights);
+    // The regularizer of a weight ("kernel", "recurrent_kernel", "bias", "embeddings"), if any.
+    std::optional<Regularizer> regularizer(std::string_view weight) const;
 
     virtual std::unique_ptr<Layer> clone() const = 0;
 
@@ -69,6 +95,8 @@ protected:
     // Option setters call this first: the options of a built layer (its weights and buffers
     // were laid out for them) or of a layer in a model (the model checked them) are fixed.
     void check_configurable(const char* option) const;
+    // Sets the regularizer of a weight this kind lists in regularizable().
+    void set_regularizer(const std::string& weight, const Regularizer& regularizer);
     // Runs a forward pass of a layer called on its own (building it on first use, with
     // weights of its own); returns the output, then the final states when asked. A recurrent
     // layer starts from initial_states (batch x units each) when given.
@@ -114,6 +142,11 @@ private:
     // sequence): forward leaves the output (and a recurrent layer's final states) in the
     // pass, backward the gradients.
     virtual std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const = 0;
+    // The weights that take a regularizer, by Keras's option name ("kernel_regularizer",
+    // "recurrent_regularizer", ...) and weight name.
+    virtual std::vector<std::pair<std::string, std::string>> regularizable() const { return {}; }
+    // Each weight's regularizer, in weight_specs order.
+    virtual std::vector<std::optional<Regularizer>> weight_regularizers() const;
     // Whether training passes draw random numbers (dropout): fit then gives each step a seed.
     virtual bool draws_noise() const { return false; }
     virtual void forward(detail::LayerPass& pass) const = 0;
@@ -146,6 +179,7 @@ private:
     float* weights_ = nullptr;  // this layer's slice of a flat parameter buffer, or owned_
     Tensor owned_;              // the weights of a layer called on its own
     bool in_model_ = false;     // a model's own copy: its options were checked by the model
+    std::map<std::string, Regularizer, std::less<>> regularizers_;  // by weight name
     std::atomic<std::uint64_t>* model_version_ = nullptr;  // its model's weights version, which set_weights moves on
 
 protected:
@@ -196,6 +230,9 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override { return {2, 2}; }
     Shape compute_output_shape(const Shape& input) const override;
     void check_placement(std::size_t index, const std::string& call) const override;
+    std::vector<std::pair<std::string, std::string>> regularizable() const override {
+        return {{"kernel_regularizer", "kernel"}, {"recurrent_regularizer", "recurrent_kernel"}, {"bias_regularizer", "bias"}};
+    }
     bool output_masked(bool input_masked) const override { return input_masked && return_sequences_; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
@@ -231,6 +268,9 @@ private:
 template <class Derived>
 class RecurrentLayer : public Recurrent {
 public:
+    Derived& kernel_regularizer(const Regularizer& r) { set_regularizer("kernel", r); return self(); }
+    Derived& recurrent_regularizer(const Regularizer& r) { set_regularizer("recurrent_kernel", r); return self(); }
+    Derived& bias_regularizer(const Regularizer& r) { set_regularizer("bias", r); return self(); }
     Derived& activation(std::string_view name) {
         set_activation(name, "activation", activation_);
         return self();
@@ -390,6 +430,7 @@ private:
     std::size_t state_count() const override;
     std::size_t state_width() const override { return forward_->units(); }
     Shape compute_output_shape(const Shape& input) const override;
+    std::vector<std::optional<Regularizer>> weight_regularizers() const override;
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
     std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
@@ -413,6 +454,8 @@ public:
 
     Dense& activation(std::string_view name);
     Dense& use_bias(bool on);
+    Dense& kernel_regularizer(const Regularizer& r) { set_regularizer("kernel", r); return *this; }
+    Dense& bias_regularizer(const Regularizer& r) { set_regularizer("bias", r); return *this; }
     Dense& input_shape(Shape shape);  // (D) or (T, D)
     Dense& name(std::string name);
     using Layer::name;
@@ -433,6 +476,9 @@ private:
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
     std::optional<Activation> output_activation() const override { return activation_; }
+    std::vector<std::pair<std::string, std::string>> regularizable() const override {
+        return {{"kernel_regularizer", "kernel"}, {"bias_regularizer", "bias"}};
+    }
     bool output_masked(bool input_masked) const override { return input_masked; }
     std::vector<WeightSpec> weight_specs(const Shape& input) const override;
     void initialize(float* weights, std::mt19937_64& generator) const override;
@@ -462,6 +508,7 @@ public:
     // As Keras: id 0 is padding (input_dim counts it), and its steps are masked for the
     // layers after.
     Embedding& mask_zero(bool on);
+    Embedding& embeddings_regularizer(const Regularizer& r) { set_regularizer("embeddings", r); return *this; }
     using Layer::name;
     using Layer::input_shape;
 
@@ -476,6 +523,9 @@ public:
 
 private:
     friend struct detail::LayerAccess;
+    std::vector<std::pair<std::string, std::string>> regularizable() const override {
+        return {{"embeddings_regularizer", "embeddings"}};
+    }
     static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     bool is_sequence(const Shape&) const override { return true; }

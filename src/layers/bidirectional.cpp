@@ -103,6 +103,14 @@ std::vector<Layer::WeightSpec> Bidirectional::weight_specs(const Shape&) const {
     return specs;
 }
 
+// The wrapped layers' own regularizers, forward then backward, as their weights lie.
+std::vector<std::optional<Regularizer>> Bidirectional::weight_regularizers() const {
+    std::vector<std::optional<Regularizer>> all;
+    for (const Recurrent* layer : {forward_.get(), backward_.get()})
+        for (const auto& r : LayerAccess::weight_regularizers(*layer)) all.push_back(r);
+    return all;
+}
+
 void Bidirectional::initialize(float* weights, std::mt19937_64& generator) const {
     LayerAccess::initialize(*forward_, weights, generator);
     LayerAccess::initialize(*backward_, weights + forward_->count_params(), generator);

@@ -56,7 +56,8 @@ Layer::Layer(std::string_view type_prefix) : name_(detail::unique_name(type_pref
 
 // A copy is independent of the original: a built layer's weights are copied into storage
 // of the copy's own.
-Layer::Layer(const Layer& other) : name_(other.name_), input_shape_(other.input_shape_) {
+Layer::Layer(const Layer& other)
+    : name_(other.name_), input_shape_(other.input_shape_), regularizers_(other.regularizers_) {
     if (other.built()) {
         owned_ = Tensor(Shape{other.count_params()});
         std::copy_n(other.weights_, owned_.size(), owned_.data());
@@ -184,6 +185,33 @@ void Layer::set_weights(const std::vector<Tensor>& weights) {
     float* p = weights_;
     for (const Tensor& w : weights) p = std::copy(w.begin(), w.end(), p);
     if (model_version_) ++*model_version_;  // the model's streams now hold other weights
+}
+
+Regularizer::Regularizer(float l1, float l2, const char* call) : l1_(l1), l2_(l2) {
+    for (float v : {l1, l2})
+        if (!(v >= 0.0f && std::isfinite(v)))
+            throw Error(std::string(call) + ": expected finite factors >= 0, got " + detail::as_text(v));
+}
+
+void Layer::set_regularizer(const std::string& weight, const Regularizer& regularizer) {
+    const auto options = regularizable();
+    const auto at = std::find_if(options.begin(), options.end(), [&](const auto& o) { return o.second == weight; });
+    if (at == options.end())
+        throw Error(std::string(type_name()) + ": layer '" + name_ + "' has no weight \"" + weight + "\" to regularize");
+    check_configurable(at->first.c_str());
+    regularizers_.insert_or_assign(weight, regularizer);
+}
+
+std::optional<Regularizer> Layer::regularizer(std::string_view weight) const {
+    const auto at = regularizers_.find(weight);
+    if (at == regularizers_.end()) return std::nullopt;
+    return at->second;
+}
+
+std::vector<std::optional<Regularizer>> Layer::weight_regularizers() const {
+    std::vector<std::optional<Regularizer>> all;
+    for (const WeightSpec& spec : weight_specs(input_shape_)) all.push_back(regularizer(spec.name));
+    return all;
 }
 
 }  // namespace recur

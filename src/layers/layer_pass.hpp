@@ -62,6 +62,15 @@ struct LayerAccess {
     }
     static void forward(const Layer& layer, LayerPass& pass) { layer.forward(pass); }
     static bool draws_noise(const Layer& layer) { return layer.draws_noise(); }
+    static std::vector<std::optional<Regularizer>> weight_regularizers(const Layer& layer) {
+        return layer.weight_regularizers();
+    }
+    static std::vector<std::pair<std::string, std::string>> regularizable(const Layer& layer) {
+        return layer.regularizable();
+    }
+    static void set_regularizer(Layer& layer, const std::string& weight, const Regularizer& r) {
+        layer.set_regularizer(weight, r);
+    }
     static void backward(const Layer& layer, LayerPass& pass) { layer.backward(pass); }
     static std::size_t state_count(const Layer& layer) { return layer.state_count(); }
     static bool keeps_states(const Layer& layer) { return layer.keeps_states(); }

@@ -29,12 +29,35 @@ constexpr LayerKind kLayerKinds[] = {
 
 }  // namespace
 
+namespace {
+// As Keras writes a regularizer: {"class_name": "L1L2", "config": {"l1": ..., "l2": ...}}.
+nlohmann::json regularizer_config(const std::optional<Regularizer>& r) {
+    if (!r) return nullptr;
+    return {{"class_name", "L1L2"}, {"config", {{"l1", r->l1()}, {"l2", r->l2()}}}};
+}
+Regularizer regularizer_from_config(const nlohmann::json& json, const std::string& where) {
+    const ConfigReader outer(json, where);
+    const std::string name = outer.string("class_name");
+    const ConfigReader c(outer.object("config"), where);
+    outer.check_all_read();
+    std::optional<Regularizer> r;
+    if (name == "L1") r = L1(c.number("l1"));
+    else if (name == "L2") r = L2(c.number("l2"));
+    else if (name == "L1L2") r = L1L2(c.number("l1"), c.number("l2"));
+    else throw Error(where + ": expected \"L1\", \"L2\" or \"L1L2\", got \"" + printable(name).substr(0, 60) + "\"");
+    c.check_all_read();
+    return *r;
+}
+}  // namespace
+
 nlohmann::json layer_config(const Layer& layer) {
     nlohmann::json input_shape = nlohmann::json::array();
     for (std::size_t d : layer.input_shape()) input_shape.push_back(d == None ? nlohmann::json(nullptr) : nlohmann::json(d));
     nlohmann::json config{{"type", layer.type_name()}, {"name", layer.name()}, {"input_shape", input_shape}};
     ConfigWriter writer(config);
     LayerAccess::write_config(layer, writer);
+    for (const auto& [option, weight] : LayerAccess::regularizable(layer))
+        writer.set(option.c_str(), regularizer_config(layer.regularizer(weight)));
     return config;
 }
 
@@ -49,6 +72,11 @@ std::unique_ptr<Layer> layer_from_config(const nlohmann::json& config, const std
         if (type == kind.type) {
             std::unique_ptr<Layer> layer = kind.from_config(c);
             LayerAccess::set_name(*layer, c.string("name"));
+            // Files from before regularizers have none.
+            for (const auto& [option, weight] : LayerAccess::regularizable(*layer))
+                if (c.has(option.c_str()) && !c.holds_null(option.c_str()))
+                    LayerAccess::set_regularizer(*layer, weight,
+                                                 regularizer_from_config(c.object(option.c_str()), where + " " + option));
             LayerAccess::set_input_shape(*layer, input, std::string(kind.type) + "::input_shape");
             c.check_all_read();
             return layer;

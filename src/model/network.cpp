@@ -1,6 +1,7 @@
 #include "model/network.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -23,6 +24,14 @@ Network::Network(std::vector<Layer*> chain) : layers(std::move(chain)) {
     sequence_input = LayerAccess::input_is_sequence(*layers.front());
     for (Layer* layer : layers) output_masked = LayerAccess::set_input_masked(*layer, output_masked);
     draws_noise = std::any_of(layers.begin(), layers.end(), [](const Layer* l) { return LayerAccess::draws_noise(*l); });
+    for (std::size_t l = 0, variable = 0; l < layers.size(); ++l) {
+        std::size_t offset = offsets[l];
+        for (const auto& r : LayerAccess::weight_regularizers(*layers[l])) {
+            const std::size_t size = variable_sizes[variable++];
+            if (r && (r->l1() > 0.0f || r->l2() > 0.0f)) regularized.push_back({offset, size, r->l1(), r->l2()});
+            offset += size;
+        }
+    }
     output_masked = output_masked && output_shape.rank() == 2;
 }
 
@@ -107,6 +116,22 @@ void to_batch_major(float* dst, const float* src, std::size_t B, std::size_t T, 
 }
 
 }  // namespace
+
+float regularization(const Network& net, const float* weights, float* grads) {
+    double penalty = 0.0;
+    for (const Network::Regularized& r : net.regularized) {
+        double l1 = 0.0, l2 = 0.0;
+        for (std::size_t i = r.offset; i < r.offset + r.size; ++i) {
+            const float w = weights[i];
+            l1 += std::abs(w);
+            l2 += double(w) * w;
+            // d/dw of l1 |w| + l2 w^2, with sign(0) = 0 as Keras's
+            if (grads) grads[i] += r.l1 * float((w > 0.0f) - (w < 0.0f)) + 2.0f * r.l2 * w;
+        }
+        penalty += r.l1 * l1 + r.l2 * l2;
+    }
+    return static_cast<float>(penalty);
+}
 
 const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch,
                      const std::uint64_t* training_seed) {

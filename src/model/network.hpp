@@ -25,6 +25,12 @@ struct Network {
     bool sequence_input = false;      // samples are sequences, read time-major
     bool output_masked = false;       // the output comes with a mask (a sequence with masked steps)
     bool draws_noise = false;         // a layer draws random numbers in training (dropout)
+    // The weights with a regularizer: where they lie in the flat buffer and its factors.
+    struct Regularized {
+        std::size_t offset, size;
+        float l1, l2;
+    };
+    std::vector<Regularized> regularized;
 
     explicit Network(std::vector<Layer*> chain);
 
@@ -90,6 +96,10 @@ private:
     std::mutex mutex_;
     std::vector<std::unique_ptr<Workspace>> free_;
 };
+
+// The regularizers' penalty at these weights (what the loss gains); with grads, their
+// gradient added there too.
+float regularization(const Network& net, const float* weights, float* grads = nullptr);
 
 // Runs every layer on ws.x; returns (and sets ws.y_pred to) the batch-major output. With a
 // training seed, a training pass: dropout drops, by masks that seed decides.

@@ -284,9 +284,13 @@ Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::
     // generator's sequence, and so its shuffles, as they were).
     const std::uint64_t seed = n.draws_noise ? generator() : 0;
     const float* y_pred = detail::forward(n, ws, params.data(), batch, &seed);
-    const float value = loss_value(ws, y_pred, ws.d_pred, batch);
+    float value = loss_value(ws, y_pred, ws.d_pred, batch);
     if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
+    if (!n.regularized.empty()) {  // as Keras, the reported loss includes the regularizers' penalty
+        value += detail::regularization(n, params.data(), grads.data());
+        if (!std::isfinite(value)) return {value, "the loss with the regularizers' penalty became " + as_text(value)};
+    }
     switch (optimizer->apply_gradients({params.data(), params.size()}, {grads.data(), grads.size()}, n.variable_sizes)) {
         case StepOutcome::applied: ++*weights_version; return {value, ""};
         case StepOutcome::nonfinite_gradient: {
@@ -331,7 +335,7 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
             sums[1 + m] += metrics[m].sum(s.y_pred, s.y_true, s.rows, n.output_shape.back());
         scored += s.rows;
     }
-    std::vector<float> means{static_cast<float>(sums[0] / rows.size())};
+    std::vector<float> means{static_cast<float>(sums[0] / rows.size()) + detail::regularization(n, params.data())};
     for (std::size_t m = 0; m < metrics.size(); ++m) means.push_back(metrics[m].result(sums[1 + m], scored));
     return means;
 }

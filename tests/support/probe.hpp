@@ -55,11 +55,10 @@ public:
                                   : loss_.compute(pred.data(), truth.data(), grad.data(), scored.size(), F);
         std::fill_n(ws_.d_pred, rows * F, 0.0f);
         for (std::size_t i = 0; i < scored.size(); ++i) std::copy_n(grad.data() + i * F, F, ws_.d_pred + scored[i] * F);
-        if (grads) {
-            grads->assign(net_.param_count, 0.0f);
-            recur::detail::backward(net_, ws_, weights_, grads->data(), batch_, fused);
-        }
-        return value;
+        if (!grads) return value + recur::detail::regularization(net_, weights_);
+        grads->assign(net_.param_count, 0.0f);
+        recur::detail::backward(net_, ws_, weights_, grads->data(), batch_, fused);
+        return value + recur::detail::regularization(net_, weights_, grads->data());
     }
 
 private:
