@@ -1,10 +1,11 @@
 // recur-char-lm: a character-level language model. Embedding -> SimpleRNN (or, with --cell,
-// LSTM or GRU) -> softmax over the characters, trained to predict the next character of a
+// LSTM or GRU) [-> Dropout, with --dropout] -> softmax over the characters, trained to predict the next character of a
 // text whose last 10% is held out; scored in bits per character beside a bigram count model,
 // and sampled after every epoch.
 // Exits 1 if it ends no better than the bigram on the held-out text.
 //
-//   recur-char-lm [TEXT] [--cell simple|lstm|gru] [--epochs N] [--temperature T] [--units H] [--prompt TEXT]
+//   recur-char-lm [TEXT] [--cell simple|lstm|gru] [--epochs N] [--dropout RATE] [--temperature T] [--units H]
+//                 [--prompt TEXT]
 //
 // Characters are bytes, so a UTF-8 text is modelled byte by byte.
 #include <algorithm>
@@ -114,7 +115,7 @@ int main(int argc, char** argv) try {
     std::size_t epochs = 10, units = 128;
     std::string cell = "simple";
     double temperature = 0.7;
-    float learning_rate = 0.01f;
+    float learning_rate = 0.01f, dropout = 0.0f;
     CLI::App app{"A character-level language model: a recurrent layer over embedded characters, scored in bits per "
                  "character",
                  "recur-char-lm"};
@@ -124,6 +125,9 @@ int main(int argc, char** argv) try {
         ->capture_default_str()
         ->check(recur_examples::cell_flag);
     app.add_option("--units", units, "Units of the recurrent layer")->capture_default_str()->check(recur_examples::count);
+    app.add_option("--dropout", dropout, "Dropout rate on the recurrent layer's output, in training (0: none)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0f, 0.95f));
     app.add_option("--lr", learning_rate, "Adam's learning rate")->capture_default_str()->check(recur_examples::positive);
     app.add_option("--temperature", temperature, "Sampling temperature")->capture_default_str()->check(recur_examples::positive);
     app.add_option("--prompt", prompt, "Text the sample starts from")->capture_default_str()->check(
@@ -150,6 +154,7 @@ int main(int argc, char** argv) try {
     recur::Sequential model;
     model.add(recur::Embedding(vocab.size(), kEmbedding).input_shape({kSteps}));
     model.add(*recur_examples::recurrent_layer(cell, units, true));
+    if (dropout > 0.0f) model.add(recur::Dropout(dropout));
     model.add(recur::Dense(vocab.size()).activation("softmax"));
     // Clipping the gradient's norm guards against the exploding gradients of 64 tanh steps.
     model.compile(recur::Adam().learning_rate(learning_rate).global_clipnorm(1.0f), recur::SparseCategoricalCrossentropy(),
