@@ -87,6 +87,30 @@ int main(int argc, char** argv) {
     stateful.compile("sgd", "mse");
     stateful.save(dir + "/stateful.safetensors");
 
+    recur::Sequential regularized;  // Dropout, every regularizer, a scheduled AdamW with amsgrad, metric objects
+    regularized.add(recur::Embedding(5, 3).embeddings_regularizer(recur::L2(0.01f)).input_shape({4}));
+    regularized.add(recur::Bidirectional(recur::GRU(2).return_sequences(true).kernel_regularizer(recur::L1(0.01f))
+                                             .recurrent_regularizer(recur::L1L2(0.01f, 0.02f))));
+    regularized.add(recur::Dropout(0.25f));
+    regularized.add(recur::LSTM(2).bias_regularizer(recur::L2(0.1f)));
+    regularized.add(recur::Dense(3).kernel_regularizer(recur::L1L2(0.1f, 0.0f)).activation("softmax"));
+    regularized.compile(recur::AdamW().amsgrad(true).learning_rate(recur::CosineDecay(0.0f, 20, 0.1f, 0.01f, 5)),
+                        "sparse_categorical_crossentropy",
+                        {"accuracy", recur::SparseTopKCategoricalAccuracy(2), recur::BinaryAccuracy(0.3f)});
+    regularized.train_on_batch(recur::Tensor({2, 4}, {1, 2, 3, 4, 0, 1, 2, 3}), recur::Tensor({2}, {0, 2}));
+    regularized.save_checkpoint(dir + "/regularized_checkpoint.safetensors");
+
+    recur::Sequential decayed;  // Adagrad and Nadam checkpoints, piecewise and exponential schedules
+    decayed.add(recur::SimpleRNN(2).input_shape({3, 1}));
+    decayed.add(recur::Dense(1));
+    decayed.compile(recur::Adagrad().weight_decay(0.01f).learning_rate(recur::PiecewiseConstantDecay({2, 5}, {0.1f, 0.05f, 0.01f})),
+                    "mse", {"rmse", "mse"});
+    decayed.train_on_batch(recur::Tensor({1, 3, 1}, {0.1f, 0.2f, 0.3f}), recur::Tensor({1, 1}, {0.5f}));
+    decayed.save_checkpoint(dir + "/adagrad_checkpoint.safetensors");
+    decayed.compile(recur::Nadam().learning_rate(recur::ExponentialDecay(0.01f, 10, 0.9f, true)), "mse");
+    decayed.train_on_batch(recur::Tensor({1, 3, 1}, {0.1f, 0.2f, 0.3f}), recur::Tensor({1, 1}, {0.5f}));
+    decayed.save_checkpoint(dir + "/nadam_checkpoint.safetensors");
+
     recur::Sequential plain;  // not compiled
     plain.add(recur::SimpleRNN(2).input_shape({2, 1}));
     plain.save(dir + "/uncompiled.safetensors");
