@@ -414,3 +414,29 @@ TEST_CASE("callbacks refuse misuse with a recur::Error") {
         CHECK_NOTHROW(model.fit(kX, kY, FitOptions().verbose(0).callbacks({recorder})));
     }
 }
+
+TEST_CASE("the README's translation of a Keras script runs as written") {
+    ScratchDir dir;
+    Tensor x(Shape{20, 40, 3}), y(Shape{20});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.01f * float(i));
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = float(i % 5);
+    const std::string checkpoint = (dir.path / "m-{epoch:02d}-{val_loss:.3f}.safetensors").string();
+    const std::string log = (dir.path / "log.csv").string();
+
+    recur::Sequential model;
+    model.add(recur::LSTM(64).kernel_regularizer(recur::L2(1e-4f)).input_shape({40, 3}));
+    model.add(recur::Dropout(0.3f));
+    model.add(recur::Dense(5).activation("softmax"));
+    recur::CosineDecay lr(0.0f, 2000, 0.0f, 1e-3f, 200);
+    model.compile(recur::AdamW().learning_rate(lr).weight_decay(0.01f),
+                  "sparse_categorical_crossentropy",
+                  {"accuracy", recur::SparseTopKCategoricalAccuracy(2)});
+    recur::History history = model.fit(x, y, recur::FitOptions().epochs(3).batch_size(32).validation_split(0.2).verbose(0)
+        .callbacks({recur::EarlyStopping().monitor("val_loss").patience(5).restore_best_weights(true),
+                    recur::ModelCheckpoint(checkpoint).save_best_only(true),
+                    recur::CSVLogger(log)}));
+    CHECK(history.history.at("val_loss").size() == 3);
+    CHECK(fs::exists(log));
+    // Warmup from 0: one step per epoch (16 training samples), so the rates are 1e-3 * 1/200, 2/200, 3/200.
+    CHECK(history.history.at("learning_rate")[2] == doctest::Approx(1e-3 * 3 / 200).epsilon(1e-5));
+}
