@@ -612,6 +612,7 @@ private:
     Shape compute_output_shape(const Shape& input) const override { return input; }
     std::vector<WeightSpec> weight_specs(const Shape&) const override { return {}; }
     void initialize(float*, std::mt19937_64&) const override {}
+    std::size_t elements(std::size_t batch, std::size_t timesteps) const;
     std::size_t workspace_floats(std::size_t batch, std::size_t timesteps) const override;
     bool draws_noise() const override { return rate_ > 0.0f; }
     void forward(detail::LayerPass& pass) const override;

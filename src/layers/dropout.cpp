@@ -24,14 +24,18 @@ Dropout& Dropout::name(std::string name) { set_name(std::move(name)); return *th
 
 std::unique_ptr<Layer> Dropout::clone() const { return std::make_unique<Dropout>(*this); }
 
+// The elements of a batch: its samples' steps (one when the samples are no sequences) times features.
+std::size_t Dropout::elements(std::size_t batch, std::size_t timesteps) const {
+    return detail::mul(detail::mul(input_shape().rank() == 2 ? timesteps : 1, batch), input_shape().back());
+}
+
 // The output, then the scale each element was given (0 or 1 / (1 - rate)) for backward.
 std::size_t Dropout::workspace_floats(std::size_t batch, std::size_t timesteps) const {
-    const std::size_t elements = detail::mul(detail::mul(timesteps, batch), input_shape().back());
-    return detail::mul(elements, 2);
+    return detail::mul(elements(batch, timesteps), 2);
 }
 
 void Dropout::forward(detail::LayerPass& pass) const {
-    const std::size_t n = pass.timesteps * pass.batch * input_shape().back();
+    const std::size_t n = elements(pass.batch, pass.timesteps);
     float* out = pass.workspace;
     float* scale = pass.workspace + n;
     const float kept = 1.0f / (1.0f - rate_);
@@ -45,7 +49,7 @@ void Dropout::forward(detail::LayerPass& pass) const {
 
 void Dropout::backward(detail::LayerPass& pass) const {
     if (!pass.input_grad) return;
-    const std::size_t n = pass.timesteps * pass.batch * input_shape().back();
+    const std::size_t n = elements(pass.batch, pass.timesteps);
     const float* scale = pass.workspace + n;
     for (std::size_t i = 0; i < n; ++i) pass.input_grad[i] = pass.output_grad[i] * scale[i];
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 
@@ -205,7 +206,8 @@ std::vector<PathPiece> parse_path(const std::string& path) {
 // Python's format(value, spec) for the specs a filepath uses: [0][width][.precision][d|f|e|E|g|G|%].
 std::string format_field(double value, bool integer, const std::string& spec, const std::string& name) {
     const std::string bad = "ModelCheckpoint: field {" + name + ":" + spec + "} has a format spec recur does not read; "
-                            "expected [0][width][.precision][type] with type d (for epoch), f, e, g or %";
+                            "expected [0][width][.precision][type] with a width below 100, a precision up to 30 and type d (for "
+                            "epoch), f, e, g or %";
     std::size_t i = 0;
     std::string flags;
     if (i < spec.size() && spec[i] == '0') flags = "0", ++i;
@@ -217,7 +219,9 @@ std::string format_field(double value, bool integer, const std::string& spec, co
         if (precision.empty()) throw Error(bad);
     }
     char type = i < spec.size() ? spec[i++] : '\0';
-    if (i != spec.size() || width.size() > 3 || precision.size() > 2 || !std::strchr("dfeEgG%", type) ||
+    // Width and precision are bounded so that any float fits the buffer below.
+    if (i != spec.size() || width.size() > 2 || precision.size() > 2 || (!precision.empty() && std::stoul(precision) > 30) ||
+        !std::strchr("dfeEgG%", type) ||
         (type == 'd' && !integer))
         throw Error(bad);
     if (type == '\0') {
@@ -391,6 +395,11 @@ void CSVLogger::on_train_begin(const Logs&) {
         std::ifstream existing(filename_, std::ios::binary);
         header_due_ = !(existing && existing.peek() != std::ifstream::traits_type::eof());
     }
+    // Only a regular file (or a new one): opening a FIFO would wait for a reader, a device is no log.
+    std::error_code error;
+    const auto status = std::filesystem::status(filename_, error);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+        throw Error("CSVLogger: \"" + detail::printable(filename_) + "\" is not a regular file; expected a file to write the log to");
     out_.close();
     out_.clear();
     out_.open(filename_, std::ios::binary | (append_ ? std::ios::app : std::ios::trunc));

@@ -159,6 +159,9 @@ TEST_CASE("a table of bad inputs, each rejected with a clear message") {
         {"a float field formatted as an integer", [] { recur::ModelCheckpoint("m-{loss:03d}"); }, "has a format spec recur does not read"},
         {"a CSV log in a missing directory", [&] { compiled_model().fit(x, y, recur::FitOptions().verbose(0).callbacks({recur::CSVLogger("/nonexistent/log.csv")})); },
          "CSVLogger: cannot open \"/nonexistent/log.csv\" for writing"},
+        {"a CSV log that is a directory", [&] { compiled_model().fit(x, y, recur::FitOptions().verbose(0).callbacks({recur::CSVLogger("/tmp")})); },
+         "CSVLogger: \"/tmp\" is not a regular file"},
+        {"a checkpoint field wider than a name can be", [] { recur::ModelCheckpoint("m-{epoch:999d}"); }, "a width below 100"},
         {"a top-k accuracy of k 0", [] { recur::TopKCategoricalAccuracy(0); }, "top_k_categorical_accuracy: expected k >= 1, got 0"},
         {"a binary accuracy threshold above one", [] { recur::BinaryAccuracy(2.0f); }, "binary_accuracy: expected a threshold in [0, 1], got 2"},
     };
