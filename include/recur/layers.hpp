@@ -456,6 +456,11 @@ public:
     Dense& use_bias(bool on);
     Dense& kernel_regularizer(const Regularizer& r) { set_regularizer("kernel", r); return *this; }
     Dense& bias_regularizer(const Regularizer& r) { set_regularizer("bias", r); return *this; }
+    // Keras's activity_regularizer: the loss gains l1 sum |y| + l2 sum y^2 over the layer's
+    // outputs in the batch (every row, as Keras's). With one, a crossentropy loss no longer
+    // folds this layer's softmax or sigmoid into its gradient.
+    Dense& activity_regularizer(const Regularizer& r);
+    std::optional<Regularizer> activity_regularizer() const { return activity_regularizer_; }
     Dense& input_shape(Shape shape);  // (D) or (T, D)
     Dense& name(std::string name);
     using Layer::name;
@@ -475,7 +480,9 @@ private:
     static std::unique_ptr<Layer> from_config(const detail::ConfigReader& config);
     std::pair<std::size_t, std::size_t> input_ranks() const override;
     Shape compute_output_shape(const Shape& input) const override;
-    std::optional<Activation> output_activation() const override { return activation_; }
+    std::optional<Activation> output_activation() const override {
+        return activity_regularizer_ ? std::nullopt : std::optional<Activation>(activation_);
+    }
     std::vector<std::pair<std::string, std::string>> regularizable() const override {
         return {{"kernel_regularizer", "kernel"}, {"bias_regularizer", "bias"}};
     }
@@ -493,6 +500,7 @@ private:
     std::size_t units_;
     Activation activation_ = Activation::linear;
     bool use_bias_ = true;
+    std::optional<Regularizer> activity_regularizer_;
 };
 
 // Integer ids in, learned vectors out, as Keras's Embedding: (N, T) ids -> (N, T, output_dim).

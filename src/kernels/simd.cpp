@@ -718,14 +718,22 @@ void sgd_update(float* p, const float* g, float* velocity, std::size_t n, float 
 inline float max_of(float a, float b) { return std::max(a, b); }
 inline Vec max_of(Vec a, Vec b) { return xsimd::max(a, b); }
 
+// Adam's and Nadam's running moments at i, stored and returned: m = b1 m + (1 - b1) g,
+// v = b2 v + (1 - b2) g^2.
+template <class V>
+std::pair<V, V> moments(V gi, float* m, float* v, std::size_t i, float beta1, float beta2) {
+    const V mi = V(beta1) * load<V>(m + i) + V(1.0f - beta1) * gi;
+    const V vi = V(beta2) * load<V>(v + i) + V(1.0f - beta2) * gi * gi;
+    store(m + i, mi);
+    store(v + i, vi);
+    return {mi, vi};
+}
+
 void adam_update(float* p, const float* g, float* m, float* v, float* v_max, std::size_t n, float lr_t,
                  float beta1, float beta2, float eps, float keep) {
     elementwise(n, [&]<class V>(std::size_t i) {
         const V gi = load<V>(g + i);
-        const V mi = V(beta1) * load<V>(m + i) + V(1.0f - beta1) * gi;
-        const V vi = V(beta2) * load<V>(v + i) + V(1.0f - beta2) * gi * gi;
-        store(m + i, mi);
-        store(v + i, vi);
+        const auto [mi, vi] = moments(gi, m, v, i, beta1, beta2);
         V second = vi;
         if (v_max) {
             second = max_of(load<V>(v_max + i), vi);
@@ -758,10 +766,7 @@ void nadam_update(float* p, const float* g, float* m, float* v, std::size_t n, f
                   float beta2, float eps, float m_factor, float g_factor, float v_factor, float keep) {
     elementwise(n, [&]<class V>(std::size_t i) {
         const V gi = load<V>(g + i);
-        const V mi = V(beta1) * load<V>(m + i) + V(1.0f - beta1) * gi;
-        const V vi = V(beta2) * load<V>(v + i) + V(1.0f - beta2) * gi * gi;
-        store(m + i, mi);
-        store(v + i, vi);
+        const auto [mi, vi] = moments(gi, m, v, i, beta1, beta2);
         const V m_hat = V(m_factor) * mi + V(g_factor) * gi;
         store(p + i, load<V>(p + i) * V(keep) - V(lr) * m_hat / (sqrt_of(vi * V(v_factor)) + V(eps)));
     });

@@ -1,10 +1,12 @@
 #include "layers/dense.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "config.hpp"
 #include "layers/initializers.hpp"
 #include "layers/layer_pass.hpp"
+#include "layers/registry.hpp"
 #include "layers/products.hpp"
 #include "tensor/sizes.hpp"
 #include "threads.hpp"
@@ -101,17 +103,39 @@ std::size_t Dense::workspace_floats(std::size_t batch, std::size_t timesteps) co
                        kernels::packed_floats(units_, input_shape().back()));
 }
 
+Dense& Dense::activity_regularizer(const Regularizer& r) {
+    check_configurable("activity_regularizer");
+    activity_regularizer_ = r;
+    return *this;
+}
+
 void Dense::forward(detail::LayerPass& pass) const {
-    const std::size_t in = input_shape().back();
+    const std::size_t in = input_shape().back(), rows = rows_of(input_shape(), pass.batch, pass.timesteps);
     const float* w = pass.weights;
-    detail::dense_forward(pass.workspace, pass.input, w, use_bias_ ? w + in * units_ : nullptr,
-                          rows_of(input_shape(), pass.batch, pass.timesteps), in, units_, activation_);
+    detail::dense_forward(pass.workspace, pass.input, w, use_bias_ ? w + in * units_ : nullptr, rows, in, units_,
+                          activation_);
     pass.output = pass.workspace;
     pass.output_mask = pass.mask;  // each step a row of its own: the same steps are real
+    pass.activity_penalty = 0.0f;
+    if (activity_regularizer_) {
+        double l1 = 0.0, l2 = 0.0;
+        for (std::size_t i = 0; i < rows * units_; ++i) {
+            l1 += std::abs(pass.output[i]);
+            l2 += double(pass.output[i]) * pass.output[i];
+        }
+        pass.activity_penalty = static_cast<float>(activity_regularizer_->l1() * l1 + activity_regularizer_->l2() * l2);
+    }
 }
 
 void Dense::backward(detail::LayerPass& pass) const {
     const std::size_t in = input_shape().back(), rows = rows_of(input_shape(), pass.batch, pass.timesteps);
+    if (activity_regularizer_) {  // the penalty's gradient joins the output's (never folded: see output_activation)
+        const float l1 = activity_regularizer_->l1(), l2 = activity_regularizer_->l2();
+        for (std::size_t i = 0; i < rows * units_; ++i) {
+            const float y = pass.workspace[i];
+            pass.output_grad[i] += l1 * float((y > 0.0f) - (y < 0.0f)) + 2.0f * l2 * y;
+        }
+    }
     float* g = pass.grads;
     detail::dense_backward(pass.input_grad, g, use_bias_ ? g + in * units_ : nullptr, pass.output_grad,
                            pass.workspace + rows * units_, pass.workspace, pass.input, pass.weights,
@@ -141,11 +165,14 @@ void Dense::write_config(detail::ConfigWriter& config) const {
     config.set("units", units_);
     config.set("activation", activation_name(activation_));
     config.set("use_bias", use_bias_);
+    config.set("activity_regularizer", detail::regularizer_config(activity_regularizer_));
 }
 
 std::unique_ptr<Layer> Dense::from_config(const detail::ConfigReader& c) {
     Dense dense(c.count("units", 1, detail::kMaxDimension));
     dense.activation(c.string("activation")).use_bias(c.boolean("use_bias"));
+    if (c.has("activity_regularizer") && !c.holds_null("activity_regularizer"))  // files from before it have none
+        dense.activity_regularizer(detail::regularizer_from_config(c.object("activity_regularizer"), "activity_regularizer"));
     return dense.clone();
 }
 

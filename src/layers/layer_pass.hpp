@@ -34,6 +34,8 @@ struct LayerPass {
     // A training pass (dropout drops) and its seed, the step's own mixed with the layer's place.
     bool training = false;
     std::uint64_t seed = 0;
+    // Set by forward: what an activity regularizer adds to the loss for this batch (0: none).
+    float activity_penalty = 0.0f;
 };
 
 // Floats that hold a mask of `steps` bytes in a float workspace.

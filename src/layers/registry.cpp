@@ -29,7 +29,6 @@ constexpr LayerKind kLayerKinds[] = {
 
 }  // namespace
 
-namespace {
 // As Keras writes a regularizer: {"class_name": "L1L2", "config": {"l1": ..., "l2": ...}}.
 nlohmann::json regularizer_config(const std::optional<Regularizer>& r) {
     if (!r) return nullptr;
@@ -48,7 +47,6 @@ Regularizer regularizer_from_config(const nlohmann::json& json, const std::strin
     c.check_all_read();
     return *r;
 }
-}  // namespace
 
 nlohmann::json layer_config(const Layer& layer) {
     nlohmann::json input_shape = nlohmann::json::array();

@@ -136,6 +136,7 @@ float regularization(const Network& net, const float* weights, float* grads) {
 const float* forward(const Network& net, Workspace& ws, const float* weights, std::size_t batch,
                      const std::uint64_t* training_seed) {
     const float* activations = ws.x;
+    ws.activity_penalty = 0.0f;
     for (std::size_t l = 0; l < net.layers.size(); ++l) {
         LayerPass& pass = ws.passes[l];
         pass.training = training_seed != nullptr;
@@ -147,6 +148,7 @@ const float* forward(const Network& net, Workspace& ws, const float* weights, st
         pass.mask = l > 0 ? ws.passes[l - 1].output_mask : nullptr;
         pass.output_mask = nullptr;
         LayerAccess::forward(*net.layers[l], pass);
+        ws.activity_penalty += pass.activity_penalty;
         activations = pass.output;
     }
     ws.output_mask = net.output_masked ? ws.passes.back().output_mask : nullptr;

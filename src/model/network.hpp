@@ -66,6 +66,7 @@ public:
     // when the loss is unweighted.
     float* row_weights = nullptr;
     bool weighted = false;
+    float activity_penalty = 0.0f;  // the last forward's, over all layers (activity regularizers)
     std::vector<LayerPass> passes;
 
 private:

@@ -284,7 +284,7 @@ Sequential::Impl::Step Sequential::Impl::train_step(detail::Workspace& ws, std::
     // generator's sequence, and so its shuffles, as they were).
     const std::uint64_t seed = n.draws_noise ? generator() : 0;
     const float* y_pred = detail::forward(n, ws, params.data(), batch, &seed);
-    float value = loss_value(ws, y_pred, ws.d_pred, batch);
+    float value = loss_value(ws, y_pred, ws.d_pred, batch) + ws.activity_penalty;
     if (!std::isfinite(value)) return {value, "the loss became " + as_text(value)};
     detail::backward(n, ws, params.data(), grads.data(), batch, loss_fuses_output_activation());
     if (!n.regularized.empty()) {  // as Keras, the reported loss includes the regularizers' penalty
@@ -329,7 +329,7 @@ std::vector<float> Sequential::Impl::evaluate_rows(detail::Workspace& ws, const 
         detail::gather_rows(ws.y_true, y, part);
         gather_weights(ws, weights, part);
         const float* y_pred = detail::forward(n, ws, params.data(), part.size());
-        sums[0] += double(loss_value(ws, y_pred, nullptr, part.size())) * part.size();
+        sums[0] += (double(loss_value(ws, y_pred, nullptr, part.size())) + ws.activity_penalty) * part.size();
         const Scored s = scored_rows(ws, part.size());
         for (std::size_t m = 0; m < metrics.size(); ++m)
             sums[1 + m] += metrics[m].sum(s.y_pred, s.y_true, s.rows, n.output_shape.back());

@@ -89,3 +89,35 @@ TEST_CASE("regularizers are saved and loaded, and refuse bad factors and built l
     (void)built(Tensor(Shape{1, 3}, {1, 2, 3}));
     CHECK_THROWS_WITH_AS(built.kernel_regularizer(recur::L2()), doctest::Contains("is built"), recur::Error);
 }
+
+TEST_CASE("Dense's activity_regularizer: the batch's output penalty joins the loss, by hand and by differences") {
+    // The line of regularized_line without its weight regularizers, and L1L2(0.1, 0.2) on its output:
+    // outputs 0.1 and -0.525, so 0.1 (0.625) + 0.2 (0.01 + 0.275625) over the batch of two.
+    Sequential model;
+    model.add(Dense(1).activity_regularizer(recur::L1L2(0.1f, 0.2f)).input_shape({2}));
+    model.set_weights({Tensor(Shape{2, 1}, {0.5f, -0.25f}), Tensor(Shape{1}, {0.1f})});
+    model.compile(recur::SGD().learning_rate(0.1f), "mse");
+    const double mse = (0.04 + 0.105625) / 2, activity = 0.1 * 0.625 + 0.2 * 0.285625;
+    CHECK(model.evaluate(kX, kY) == doctest::Approx(mse + activity).epsilon(1e-6));
+    // Batches of one: each batch's penalty is its own output's, and evaluate averages them by batch size.
+    CHECK(model.evaluate(kX, kY, 1) == doctest::Approx(mse + activity / 2).epsilon(1e-6));
+    CHECK(model.train_on_batch(kX, kY) == doctest::Approx(mse + activity).epsilon(1e-6));
+
+    recur::manual_seed(4);
+    Sequential softmax;  // a crossentropy head that no longer folds its softmax, on sequences
+    softmax.add(recur::GRU(3).return_sequences(true).input_shape({4, 2}));
+    softmax.add(Dense(3).activation("softmax").activity_regularizer(recur::L1L2(0.05f, 0.1f)));
+    Tensor x(Shape{3, 4, 2}), y(Shape{3, 4});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::sin(0.9 * i);
+    for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = float(i % 3);
+    recur::testing::check_gradients(softmax, recur::SparseCategoricalCrossentropy(), x, y);
+
+    const std::string path =
+        std::filesystem::temp_directory_path() / ("recur_activity_" + std::to_string(::getpid()) + ".safetensors");
+    model.save(path);
+    const Sequential loaded = recur::load_model(path);
+    REQUIRE(static_cast<const Dense&>(loaded.layer(0)).activity_regularizer());
+    CHECK(static_cast<const Dense&>(loaded.layer(0)).activity_regularizer()->l2() == 0.2f);
+    CHECK(loaded.evaluate(kX, kY) == model.evaluate(kX, kY));
+    std::filesystem::remove(path);
+}

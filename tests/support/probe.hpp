@@ -40,7 +40,7 @@ public:
         const std::size_t F = net_.output_shape.back(), T = ws_.timesteps;
         const std::size_t rows = net_.output_shape.rank() == 2 ? batch_ * T : batch_;
         const auto* dense = dynamic_cast<const recur::Dense*>(net_.layers.back());
-        const bool fused = dense && loss_.fused_activation() == dense->activation();
+        const bool fused = dense && !dense->activity_regularizer() && loss_.fused_activation() == dense->activation();
         // With a mask on a sequence output, only the real steps are scored (row b T + t, mask t B + b).
         std::vector<std::size_t> scored;
         for (std::size_t r = 0; r < rows; ++r)
@@ -55,10 +55,11 @@ public:
                                   : loss_.compute(pred.data(), truth.data(), grad.data(), scored.size(), F);
         std::fill_n(ws_.d_pred, rows * F, 0.0f);
         for (std::size_t i = 0; i < scored.size(); ++i) std::copy_n(grad.data() + i * F, F, ws_.d_pred + scored[i] * F);
-        if (!grads) return value + recur::detail::regularization(net_, weights_);
+        const float activity = ws_.activity_penalty;
+        if (!grads) return value + activity + recur::detail::regularization(net_, weights_);
         grads->assign(net_.param_count, 0.0f);
         recur::detail::backward(net_, ws_, weights_, grads->data(), batch_, fused);
-        return value + recur::detail::regularization(net_, weights_, grads->data());
+        return value + activity + recur::detail::regularization(net_, weights_, grads->data());
     }
 
 private:
