@@ -57,21 +57,28 @@ private:
     std::atomic<Sequential*> model_{nullptr};
 };
 
-// One entry of FitOptions::callbacks: a callback by value (fit uses its own copy, so built-ins
-// read naturally: EarlyStopping().patience(3)), or by shared_ptr (fit uses that very object,
-// whose state the caller can read afterwards).
+// One entry of FitOptions::callbacks: a callback by value (each fit uses a fresh copy of it, so
+// built-ins read naturally, EarlyStopping().patience(3), and one FitOptions serves fits on
+// several threads), or by shared_ptr (fit uses that very object, whose state the caller can
+// read afterwards, and which serves one fit at a time).
 class CallbackEntry {
 public:
     template <std::derived_from<Callback> C>
-    CallbackEntry(const C& callback) : callback_(std::make_shared<C>(callback)) {}
+    CallbackEntry(const C& callback) : callback_(std::make_shared<C>(callback)), copy_(&copy_of<C>) {}
     template <std::derived_from<Callback> C>
     CallbackEntry(std::shared_ptr<C> callback) : callback_(std::move(callback)) {
         if (!callback_) throw Error("FitOptions::callbacks: expected a callback, got an empty shared_ptr");
     }
-    Callback& get() const { return *callback_; }
+    // The callback one fit uses.
+    std::shared_ptr<Callback> for_fit() const { return copy_ ? copy_(*callback_) : callback_; }
 
 private:
+    template <class C>
+    static std::shared_ptr<Callback> copy_of(const Callback& callback) {
+        return std::make_shared<C>(static_cast<const C&>(callback));
+    }
     std::shared_ptr<Callback> callback_;
+    std::shared_ptr<Callback> (*copy_)(const Callback&) = nullptr;  // set for a callback given by value
 };
 
 // Which way a monitored value improves: "auto" decides from its name as each Keras callback does.

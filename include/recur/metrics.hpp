@@ -13,7 +13,8 @@ namespace recur {
 // accuracy otherwise), "mae", "mse", "rmse", "binary_accuracy", "categorical_accuracy",
 // "sparse_categorical_accuracy", "top_k_categorical_accuracy",
 // "sparse_top_k_categorical_accuracy" (k 5); Keras's long names ("mean_squared_error", ...)
-// too. An unknown name is a recur::Error from compile.
+// too, logged under the name given. An unknown name is a recur::Error, and so is a name
+// compile is given twice.
 class Metric {
 public:
     Metric(const char* name) : Metric(std::string(name)) {}

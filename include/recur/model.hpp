@@ -103,8 +103,9 @@ class Sequential {
 public:
     Sequential();
     explicit Sequential(std::string name);
-    Sequential(Sequential&&) noexcept;
-    Sequential& operator=(Sequential&&) noexcept;
+    // A move inside fit (from a callback) is a recur::Error.
+    Sequential(Sequential&&);
+    Sequential& operator=(Sequential&&);
     ~Sequential();
 
     const std::string& name() const;
@@ -190,6 +191,7 @@ private:
     friend Sequential load_model(const std::string& path);
     struct Impl;
     Impl& impl(const char* call) const;  // throws when moved from
+    void check_movable(const char* call) const;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -136,6 +136,8 @@ protected:
     void set_global_clipnorm(float value);
     void set_clipvalue(float value);
     void set_weight_decay(float value);
+    // Whether steps were taken: settings that lay out the state differently are then fixed.
+    bool has_state() const { return !state_.empty(); }
     // The number of state floats per parameter (Adam: 2).
     virtual std::size_t state_per_param() const = 0;
     // What the state holds before the first step (Adagrad's initial accumulator).
@@ -218,7 +220,8 @@ public:
     Derived& beta_1(float value);
     Derived& beta_2(float value);
     Derived& epsilon(float value);
-    Derived& amsgrad(bool on) { amsgrad_ = on; return static_cast<Derived&>(*this); }
+    // Fixed once the optimizer has taken steps (its state is laid out for the setting).
+    Derived& amsgrad(bool on);
     float beta_1() const { return beta_1_; }
     float beta_2() const { return beta_2_; }
     float epsilon() const { return epsilon_; }
@@ -255,8 +258,8 @@ public:
 extern template class AdamFamily<Adam>;
 extern template class AdamFamily<AdamW>;
 
-// Keras RMSprop (not centered, no momentum): ms = rho ms + (1 - rho) g^2;
-// p -= lr g / (sqrt(ms) + epsilon).
+// Keras 3's RMSprop (not centered, no momentum): ms = rho ms + (1 - rho) g^2;
+// p -= lr g / sqrt(ms + epsilon).
 class RMSprop final : public OptimizerBase<RMSprop> {
 public:
     RMSprop() : OptimizerBase(0.001f) {}

@@ -125,7 +125,7 @@ struct Table {
     // amsgrad (v_max not null) v_max = max(v_max, v) takes v's place in the step.
     void (*adam_update)(float* p, const float* g, float* m, float* v, float* v_max, std::size_t n,
                         float lr_t, float beta1, float beta2, float eps, float keep);
-    // ms = rho ms + (1 - rho) g^2; p -= lr g / (sqrt(ms) + eps).
+    // Keras 3's RMSprop: ms = rho ms + (1 - rho) g^2; p -= lr g / sqrt(ms + eps).
     void (*rmsprop_update)(float* p, const float* g, float* ms, std::size_t n, float lr,
                            float rho, float eps, float keep);
     // Keras Adagrad: acc += g^2; p -= lr g / sqrt(acc + eps).

@@ -274,7 +274,7 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
     for (std::size_t i = 0; i < n; ++i) {
         p[i] *= keep;
         ms[i] = rho * ms[i] + (1.0f - rho) * g[i] * g[i];
-        p[i] -= lr * g[i] / (std::sqrt(ms[i]) + eps);
+        p[i] -= lr * g[i] / std::sqrt(ms[i] + eps);
     }
 }
 

@@ -749,7 +749,7 @@ void rmsprop_update(float* p, const float* g, float* ms, std::size_t n, float lr
         const V gi = load<V>(g + i);
         const V si = V(rho) * load<V>(ms + i) + V(1.0f - rho) * gi * gi;
         store(ms + i, si);
-        store(p + i, load<V>(p + i) * V(keep) - V(lr) * gi / (sqrt_of(si) + V(eps)));
+        store(p + i, load<V>(p + i) * V(keep) - V(lr) * gi / sqrt_of(si + V(eps)));
     });
 }
 

@@ -574,6 +574,8 @@ void Recurrent::backward_masked(detail::LayerPass& pass) const {
 }
 
 void Recurrent::forward(detail::LayerPass& pass) const {
+    // Calls check batches against carried states first; this holds if a callback changed them mid-fit.
+    if (stateful_ && carried_.size() > 0) check_batch(pass.batch, "Recurrent (stateful)");
     if (pass.mask) return forward_masked(pass);
     const detail::RecurrentDims d = dims_of(*this, pass.batch, pass.timesteps, units_);
     const std::size_t B = d.batch, T = d.timesteps, U = d.units, width = cell().gates() * U;

@@ -219,21 +219,30 @@ std::string format_field(double value, bool integer, const std::string& spec, co
         if (precision.empty()) throw Error(bad);
     }
     char type = i < spec.size() ? spec[i++] : '\0';
+    if (integer && !precision.empty()) throw Error(bad);  // Python: no precision in an integer's format
+    if (std::isnan(value)) value = std::numeric_limits<double>::quiet_NaN();  // Python prints nan, whatever its sign
     // Width and precision are bounded so that any float fits the buffer below.
     if (i != spec.size() || width.size() > 2 || precision.size() > 2 || (!precision.empty() && std::stoul(precision) > 30) ||
         !std::strchr("dfeEgG%", type) ||
         (type == 'd' && !integer))
         throw Error(bad);
+    // Python's format without a type: repr for a float (a precision makes it 'g' that keeps a
+    // ".0"), decimal for the epoch; zero padding goes after the sign.
+    auto padded = [&](std::string text) {
+        const std::size_t w = width.empty() ? 0 : std::stoul(width);
+        if (text.size() >= w) return text;
+        if (flags.empty()) return std::string(w - text.size(), ' ') + text;
+        const std::size_t sign = text[0] == '-' ? 1 : 0;
+        return text.substr(0, sign) + std::string(w - text.size(), '0') + text.substr(sign);
+    };
+    if (type == '\0' && integer) type = 'd';
+    if (type == '\0' && precision.empty()) return padded(python_float(value));
     if (type == '\0') {
-        if (!precision.empty()) type = 'g';
-        else if (!integer) {
-            const std::string text = python_float(value);
-            return width.empty() || text.size() >= std::stoul(width)
-                       ? text
-                       : std::string(std::stoul(width) - text.size(), flags.empty() ? ' ' : '0') + text;
-        } else {
-            type = 'd';
-        }
+        char g[64];
+        std::snprintf(g, sizeof g, ("%." + precision + "g").c_str(), value);
+        std::string text = g;
+        if (std::isfinite(value) && text.find_first_of(".e") == std::string::npos) text += ".0";
+        return padded(text);
     }
     char out[128];
     const std::string format = "%" + flags + width + (precision.empty() ? "" : "." + precision) +
@@ -303,6 +312,13 @@ void ModelCheckpoint::on_epoch_end(std::size_t epoch, const Logs& logs) {
     } else if (verbose_ > 0) {
         std::cout << "\nEpoch " << epoch + 1 << ": saving model to " << path << '\n';
     }
+    // As Keras, a missing directory is made.
+    if (const auto dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
+        std::error_code error;
+        std::filesystem::create_directories(dir, error);
+        if (error)
+            throw Error("ModelCheckpoint: cannot make the directory \"" + detail::printable(dir.string()) + "\": " + error.message());
+    }
     if (save_weights_only_) model().save(path);
     else model().save_checkpoint(path);
 }
@@ -370,8 +386,9 @@ void ReduceLROnPlateau::on_epoch_end(std::size_t epoch, const Logs& logs) {
     Optimizer& optimizer = model().optimizer();
     const double old_rate = optimizer.learning_rate();
     if (old_rate <= min_lr_) return;  // as Keras, the wait is not reset at the floor
-    const double new_rate = std::max(old_rate * factor_, double(min_lr_));
-    if (new_rate > 0.0) optimizer.set_learning_rate(static_cast<float>(new_rate));
+    // Keras would go on to a rate of 0; recur's rates are > 0, so the smallest normal float is the floor.
+    const double new_rate = std::max({old_rate * factor_, double(min_lr_), double(std::numeric_limits<float>::min())});
+    optimizer.set_learning_rate(static_cast<float>(new_rate));
     if (verbose_ > 0)
         std::cout << "\nEpoch " << epoch + 1 << ": ReduceLROnPlateau reducing learning rate to " << python_float(new_rate)
                   << ".\n";
@@ -390,16 +407,16 @@ CSVLogger::CSVLogger(std::string filename, char separator, bool append)
 CSVLogger::CSVLogger(const CSVLogger& other) : Callback(other), filename_(other.filename_), separator_(other.separator_), append_(other.append_) {}
 
 void CSVLogger::on_train_begin(const Logs&) {
-    header_due_ = true;
-    if (append_) {  // a file with a first line already has its header
-        std::ifstream existing(filename_, std::ios::binary);
-        header_due_ = !(existing && existing.peek() != std::ifstream::traits_type::eof());
-    }
     // Only a regular file (or a new one): opening a FIFO would wait for a reader, a device is no log.
     std::error_code error;
     const auto status = std::filesystem::status(filename_, error);
     if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
         throw Error("CSVLogger: \"" + detail::printable(filename_) + "\" is not a regular file; expected a file to write the log to");
+    header_due_ = true;
+    if (append_) {  // a file with a first line already has its header
+        std::ifstream existing(filename_, std::ios::binary);
+        header_due_ = !(existing && existing.peek() != std::ifstream::traits_type::eof());
+    }
     out_.close();
     out_.clear();
     out_.open(filename_, std::ios::binary | (append_ ? std::ios::app : std::ios::trunc));
@@ -425,7 +442,7 @@ void CSVLogger::on_epoch_end(std::size_t epoch, const Logs& logs) {
     out_ << epoch;
     for (const std::string& key : keys_) {
         const auto at = logs.find(key);
-        out_ << separator_ << (at == logs.end() ? std::string("NA") : python_float(at->second));
+        out_ << separator_ << field(at == logs.end() ? std::string("NA") : python_float(at->second));
     }
     out_ << "\r\n" << std::flush;
     if (!out_) throw Error("CSVLogger: writing \"" + detail::printable(filename_) + "\" failed: " + std::strerror(errno));
@@ -448,10 +465,10 @@ namespace detail {
 
 Hooks::Hooks(const std::vector<CallbackEntry>& entries, Sequential& model, const std::string& call) {
     for (const CallbackEntry& entry : entries) {
-        Callback& callback = entry.get();
+        std::shared_ptr<Callback> callback = entry.for_fit();
         Sequential* bound = nullptr;
-        if (callback.model_.compare_exchange_strong(bound, &model)) {
-            callbacks_.push_back(&callback);
+        if (callback->model_.compare_exchange_strong(bound, &model)) {
+            callbacks_.push_back(std::move(callback));
             continue;
         }
         const std::string which = "callback " + std::to_string(callbacks_.size() + 1);
@@ -464,7 +481,7 @@ Hooks::Hooks(const std::vector<CallbackEntry>& entries, Sequential& model, const
 Hooks::~Hooks() { release(); }
 
 void Hooks::release() {
-    for (Callback* callback : callbacks_) callback->model_.store(nullptr);
+    for (const auto& callback : callbacks_) callback->model_.store(nullptr);
     callbacks_.clear();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // How fit drives the callbacks it is given.
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,7 @@ public:
     // hook(callback) for each callback in order; what a hook throws leaves as a HookFailure.
     template <class Hook>
     void each(Hook&& hook) {
-        for (Callback* c : callbacks_) {
+        for (const auto& c : callbacks_) {
             try {
                 hook(*c);
             } catch (...) {
@@ -37,7 +38,7 @@ public:
 
 private:
     void release();
-    std::vector<Callback*> callbacks_;
+    std::vector<std::shared_ptr<Callback>> callbacks_;
 };
 
 // Marks a model as inside fit (so that a callback cannot add, compile or fit it again) and

@@ -19,10 +19,8 @@ std::string function_of(const std::string& name) {
     if (name == "root_mean_squared_error") return "rmse";
     return name;
 }
-// The name the logs use: "acc" and "mean_absolute_error" as recur has always logged them.
-std::string log_name(const std::string& name) {
-    return name == "acc" || name == "mean_absolute_error" ? function_of(name) : name;
-}
+// The name the logs use: the one given, as Keras's ("acc" as recur has always logged it).
+std::string log_name(const std::string& name) { return name == "acc" ? function_of(name) : name; }
 }  // namespace
 
 Metric::Metric(std::string name) : Metric(log_name(name), function_of(name)) {}
@@ -41,7 +39,7 @@ Metric::Metric(std::string name, std::string function, std::size_t k, float thre
     if (std::find(std::begin(known), std::end(known), function_) == std::end(known)) {
         std::string list;
         for (const char* option : known) list += (list.empty() ? "\"" : ", \"") + std::string(option) + "\"";
-        throw Error("compile: expected metric " + list + " (or Keras's long names), got \"" +
+        throw Error("Metric: expected " + list + " (or Keras's long names), got \"" +
                     detail::printable(name_).substr(0, 60) + "\"");
     }
     if (k_ == 0) throw Error(name_ + ": expected k >= 1, got 0");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include "data/split.hpp"
@@ -357,8 +358,22 @@ Sequential::Sequential(std::string name) : impl_(std::make_unique<Impl>()) {
         throw Error("Sequential: expected a non-empty UTF-8 name, got \"" + detail::printable(name) + "\"");
     impl_->name = std::move(name);
 }
-Sequential::Sequential(Sequential&&) noexcept = default;
-Sequential& Sequential::operator=(Sequential&&) noexcept = default;
+Sequential::Sequential(Sequential&& other) {
+    other.check_movable("Sequential (move)");
+    impl_ = std::move(other.impl_);
+}
+Sequential& Sequential::operator=(Sequential&& other) {
+    other.check_movable("Sequential::operator= (move)");
+    check_movable("Sequential::operator= (move)");
+    impl_ = std::move(other.impl_);
+    return *this;
+}
+// A model inside fit is in use by fit, which a callback could otherwise pull it away from.
+void Sequential::check_movable(const char* call) const {
+    if (impl_ && impl_->fitting)
+        throw Error(std::string(call) + ": the model is in fit, which is running this callback; it cannot be moved "
+                                        "or replaced until fit returns");
+}
 Sequential::~Sequential() = default;
 
 Sequential::Impl& Sequential::impl(const char* call) const {
@@ -400,8 +415,12 @@ void Sequential::compile(const Optimizer& optimizer, const Loss& loss, const std
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
     m.check_not_fitting(call);
     std::vector<detail::CompiledMetric> resolved;
-    for (const Metric& metric : metrics)
+    std::set<std::string> names{"loss"};
+    for (const Metric& metric : metrics) {
+        if (!names.insert(metric.name()).second)
+            throw Error(call + ": metric \"" + metric.name() + "\" is named twice (or is the loss); the logs keep one value per name");
         resolved.emplace_back(metric, loss, m.network ? m.network->output_shape.back() : 1);
+    }
     m.optimizer = optimizer.clone();
     m.loss = loss.clone();
     m.compiled_metrics = metrics;
@@ -469,7 +488,9 @@ void Sequential::summary(std::ostream& to) const {
     to << os.str();
 }
 
-History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& options) {
+History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& given) {
+    // fit's own copy: a callback may change the caller's options while fit reads them.
+    const FitOptions options = given;
     const std::string call = "Sequential::fit";
     Impl& m = impl("Sequential::fit");
     detail::Occupancy::Hold hold(m.occupancy, detail::Access::change, call);
@@ -524,7 +545,8 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 throw Error(call + ": the model has stateful layers, which carry each sample's states to the same "
                                    "place in the next batch; give shuffle(false)");
             m.check_stateful_batches(n_train, batch, call);
-            if (!validation_rows.empty()) m.check_stateful_batches(validation_rows.size(), std::min(options.batch_size(), validation_rows.size()), call + " (validation)");
+            // Validation runs in the training batch size: the states carried are that many samples'.
+            if (!validation_rows.empty()) m.check_stateful_batches(validation_rows.size(), batch, call + " (validation)");
         }
         const std::size_t timesteps = m.network->timesteps(x.shape().drop_front());
         m.train_ws.reserve(*m.network, batch, timesteps, call);
@@ -552,7 +574,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             }
             std::fill(sums.begin(), sums.end(), 0.0);
             scored = 0;
-            for (std::size_t step = 0; step < steps && !m.stop_training; ++step) {
+            for (std::size_t step = 0; step < steps; ++step) {
                 hooks->each([&](Callback& c) { c.on_train_batch_begin(step, {}); });
                 const std::size_t start = step * batch, count = std::min(batch, n_train - start);
                 const std::span<const std::size_t> rows(train_rows.data() + start, count);
@@ -580,6 +602,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
                 progress.step_done(step + 1, means);
                 for (std::size_t i = 0; i < names.size(); ++i) *batch_values[i] = means[i];
                 hooks->each([&](Callback& c) { c.on_train_batch_end(step, batch_logs); });
+                if (m.stop_training) break;  // as Keras, after the batch: an epoch runs at least one
             }
             if (history.terminated_on_nan) break;  // the failed epoch has no means to record
             logs.clear();
@@ -587,7 +610,7 @@ History Sequential::fit(const Tensor& x, const Tensor& y, const FitOptions& opti
             std::vector<float> validation;
             if (!validation_rows.empty()) {
                 validation = m.evaluate_rows(m.validation_ws, *x_val, *y_val, *val_weights, validation_rows,
-                                              options.batch_size(), call);
+                                              m.keeps_states() ? batch : options.batch_size(), call);
                 for (std::size_t i = 0; i < names.size(); ++i) logs["val_" + names[i]] = validation[i];
             }
             const float rate = m.optimizer->learning_rate();

@@ -166,6 +166,9 @@ StepOutcome Optimizer::apply_gradients(std::span<float> params, std::span<float>
 
 SGD& SGD::momentum(float value) {
     require(value >= 0.0f && value <= 1.0f, "SGD::momentum", "a value in [0, 1]", value);
+    if ((value > 0.0f) != (momentum_ > 0.0f) && has_state())
+        throw Error(std::string("SGD::momentum: the optimizer has taken steps with") + (momentum_ > 0.0f ? "" : "out") +
+                    " momentum, and its state is laid out for that; make a new optimizer to change it");
     momentum_ = value;
     return *this;
 }
@@ -175,6 +178,15 @@ void SGD::update(float* params, const float* grads, float* state, std::size_t n,
         kernels::active().sgd_update(params + i, grads + i, state ? state + i : nullptr, count, step.lr,
                                      momentum_, nesterov_, step.keep);
     });
+}
+
+template <class Derived>
+Derived& AdamFamily<Derived>::amsgrad(bool on) {
+    if (on != amsgrad_ && this->has_state())
+        throw Error(std::string(this->name()) + "::amsgrad: the optimizer has taken steps, and its state is laid out " +
+                    (amsgrad_ ? "with" : "without") + " amsgrad; make a new optimizer to change it");
+    amsgrad_ = on;
+    return static_cast<Derived&>(*this);
 }
 
 template <class Derived>

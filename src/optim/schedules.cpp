@@ -20,8 +20,11 @@ void require_rate(float value, const std::string& call, const char* what) {
     if (!(value > 0.0f && std::isfinite(value)))
         throw Error(call + ": expected " + what + " to be a finite value > 0, got " + as_text(value));
 }
-void require_steps(std::size_t steps, const std::string& call, const char* what) {
-    if (steps == 0) throw Error(call + ": expected " + what + " >= 1, got 0");
+// Step counts beyond 2^53 (more than any training takes) are what model files refuse as corrupt.
+constexpr std::size_t kMaxSteps = std::size_t{1} << 53;
+void require_steps(std::size_t steps, const std::string& call, const char* what, std::size_t min = 1) {
+    if (steps < min || steps > kMaxSteps)
+        throw Error(call + ": expected " + what + " from " + std::to_string(min) + " to 2^53, got " + std::to_string(steps));
 }
 }  // namespace
 
@@ -51,6 +54,7 @@ PiecewiseConstantDecay::PiecewiseConstantDecay(std::vector<std::size_t> boundari
     if (values_.size() != boundaries_.size() + 1)
         throw Error(call + ": expected one value more than boundaries (" + std::to_string(boundaries_.size() + 1) +
                     "), got " + std::to_string(values_.size()));
+    for (std::size_t b : boundaries_) require_steps(b, call, "boundaries", 0);
     if (!std::is_sorted(boundaries_.begin(), boundaries_.end()) ||
         std::adjacent_find(boundaries_.begin(), boundaries_.end()) != boundaries_.end())
         throw Error(call + ": expected strictly increasing boundaries");
@@ -79,7 +83,7 @@ CosineDecay::CosineDecay(float initial_learning_rate, std::size_t decay_steps, f
     require_steps(decay_steps, call, "decay_steps");
     if (!(alpha >= 0.0f && alpha <= 1.0f)) throw Error(call + ": expected alpha in [0, 1], got " + as_text(alpha));
     if (warmup_target) require_rate(*warmup_target, call, "warmup_target");
-    if (warmup_target && warmup_steps == 0) throw Error(call + ": expected warmup_steps >= 1 with a warmup_target, got 0");
+    if (warmup_target) require_steps(warmup_steps, call, "warmup_steps (with a warmup_target)");
     if (!warmup_target && warmup_steps != 0)
         throw Error(call + ": warmup_steps " + std::to_string(warmup_steps) + " needs a warmup_target to rise to");
 }
@@ -110,7 +114,6 @@ std::unique_ptr<LearningRateSchedule> schedule_from_config(const nlohmann::json&
     const std::string name = outer.string("class_name");
     const ConfigReader c(outer.object("config"), "the learning-rate schedule " + detail::printable(name).substr(0, 60));
     outer.check_all_read();
-    constexpr std::size_t kMaxSteps = std::size_t{1} << 53;
     std::unique_ptr<LearningRateSchedule> schedule;
     if (name == "ExponentialDecay") {
         schedule = ExponentialDecay(c.number("initial_learning_rate"), c.count("decay_steps", 1, kMaxSteps),
@@ -125,7 +128,8 @@ std::unique_ptr<LearningRateSchedule> schedule_from_config(const nlohmann::json&
         std::vector<float> values;
         for (const auto& x : b) {
             if (!x.is_number_unsigned() || x.get<std::uint64_t>() > kMaxSteps)
-                throw Error("the learning-rate schedule PiecewiseConstantDecay: expected whole-number boundaries");
+                throw Error("the learning-rate schedule PiecewiseConstantDecay: expected whole-number boundaries "
+                            "from 0 to 2^53");
             boundaries.push_back(x.get<std::size_t>());
         }
         for (const auto& x : v) {

@@ -4,16 +4,19 @@
 // the validation sample (x 0, y 0) then makes val_loss exactly b * b.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <recur/recur.hpp>
@@ -439,4 +442,126 @@ TEST_CASE("the README's translation of a Keras script runs as written") {
     CHECK(fs::exists(log));
     // Warmup from 0: one step per epoch (16 training samples), so the rates are 1e-3 * 1/200, 2/200, 3/200.
     CHECK(history.history.at("learning_rate")[2] == doctest::Approx(1e-3 * 3 / 200).epsilon(1e-5));
+}
+
+TEST_CASE("callbacks cannot break fit: moves, changed options, changed stateful batches") {
+    SUBCASE("moving or replacing the model from a callback is refused") {
+        struct Mover : Callback {
+            bool assign = false;
+            void on_epoch_end(std::size_t, const Logs&) override {
+                if (assign) model() = Sequential();
+                else Sequential taken = std::move(model());
+            }
+        };
+        for (bool assign : {false, true}) {
+            Sequential model = scripted_model();
+            auto mover = std::make_shared<Mover>();
+            mover->assign = assign;
+            CHECK_THROWS_WITH_AS(model.fit(kX, kY, FitOptions().epochs(3).verbose(0).callbacks({mover})),
+                                 doctest::Contains("is in fit, which is running this callback; it cannot be moved"), Error);
+            CHECK_NOTHROW(model.fit(kX, kY, FitOptions().verbose(0)));  // still whole
+        }
+    }
+    SUBCASE("fit keeps its own copy of the options a callback changes") {
+        struct Editor : Callback {
+            FitOptions* options = nullptr;
+            void on_epoch_end(std::size_t, const Logs&) override {
+                options->callbacks({});
+                options->validation_data(Tensor(Shape{2, 1}, {1.0f, 2.0f}), Tensor(Shape{2, 1}, {0.0f, 0.0f}));
+            }
+        };
+        Sequential model = scripted_model();
+        Editor editor;
+        FitOptions options = FitOptions().epochs(3).verbose(0).validation_data(kX, kY);
+        editor.options = &options;
+        options.callbacks({editor});
+        const auto history = model.fit(kX, kY, options);
+        CHECK(history.val_loss.size() == 3);
+    }
+    SUBCASE("a stateful model whose carried batch a callback changed is refused, not overrun") {
+        Sequential model;
+        model.add(recur::LSTM(4).stateful(true).input_shape({3, 2}));
+        model.add(Dense(1));
+        model.compile("adam", "mse");
+        struct Resizer : Callback {
+            void on_train_batch_end(std::size_t, const Logs&) override {
+                model().reset_states();
+                model().predict(Tensor(Shape{2, 3, 2}), 2);
+            }
+        };
+        CHECK_THROWS_WITH_AS(model.fit(Tensor(Shape{8, 3, 2}), Tensor(Shape{8, 1}),
+                                       FitOptions().epochs(2).batch_size(4).shuffle(false).verbose(0).callbacks({Resizer()})),
+                             doctest::Contains("carries the states of a batch of 2 samples, got a batch of 4"), Error);
+    }
+    SUBCASE("a stateful model validates in its training batch size") {
+        Sequential model;
+        model.add(recur::LSTM(4).stateful(true).input_shape({3, 2}));
+        model.add(Dense(1));
+        model.compile("adam", "mse");
+        const auto history = model.fit(Tensor(Shape{2, 3, 2}), Tensor(Shape{2, 1}),
+                                       FitOptions().epochs(2).batch_size(32).shuffle(false).verbose(0)
+                                           .validation_data(Tensor(Shape{4, 3, 2}), Tensor(Shape{4, 1})));
+        CHECK(history.val_loss.size() == 2);
+        CHECK_THROWS_AS(model.fit(Tensor(Shape{2, 3, 2}), Tensor(Shape{2, 1}),
+                                  FitOptions().batch_size(2).shuffle(false).verbose(0)
+                                      .validation_data(Tensor(Shape{3, 3, 2}), Tensor(Shape{3, 1}))),
+                        Error);  // 3 validation samples do not come in batches of 2
+    }
+}
+
+TEST_CASE("stop_training set before a batch still runs that batch, as Keras checks it after each") {
+    struct EarlyStop : Recorder {
+        void on_epoch_begin(std::size_t e, const Logs& logs) override {
+            Recorder::on_epoch_begin(e, logs);
+            if (e == 1) model().stop_training(true);
+        }
+    };
+    auto stopper = std::make_shared<EarlyStop>();
+    Sequential model = scripted_model();
+    const auto history = model.fit(kX, kY, scripted_fit(3, {Script({0.5f, 0.25f, 1.0f}), stopper}));
+    REQUIRE(history.val_loss.size() == 2);
+    CHECK(history.val_loss[1] == 0.0625f);  // epoch 1 ran its first batch, then stopped
+    CHECK(std::count(stopper->calls.begin(), stopper->calls.end(), "batch_end 0 loss") == 2);
+    CHECK(std::count(stopper->calls.begin(), stopper->calls.end(), "batch_end 1 loss") == 1);
+}
+
+TEST_CASE("ReduceLROnPlateau floors the rate at the smallest normal float instead of failing") {
+    Sequential model = scripted_model(0.1f);
+    auto reduce = std::make_shared<recur::ReduceLROnPlateau>();
+    reduce->monitor("val_loss").patience(1);  // factor 0.1, min_lr 0: 38 reductions reach the floor
+    const auto history = model.fit(kX, kY, scripted_fit(90, {Script(std::vector<float>(90, 1.0f)), reduce}));
+    CHECK(history.loss.size() == 90);
+    CHECK(model.optimizer().learning_rate() == std::numeric_limits<float>::min());
+}
+
+TEST_CASE("ModelCheckpoint makes a missing directory and formats fields as Python does") {
+    ScratchDir dir;
+    Sequential model = scripted_model();
+    model.fit(kX, kY, scripted_fit(1, {Script({0.5f}), recur::ModelCheckpoint((dir.path / "a/b/m-{epoch}.safetensors").string())}));
+    CHECK(fs::exists(dir.path / "a/b/m-1.safetensors"));
+    const recur::ModelCheckpoint c("{loss:.4}|{val_loss:08}|{acc}|{acc:.3}");
+    CHECK(c.path_for(0, {{"loss", 1.0f}, {"val_loss", -0.5f}, {"acc", -NAN}}) == "1.0|-00000.5|nan|nan");
+    CHECK(c.path_for(0, {{"loss", 12.0f}, {"val_loss", 0.25f}, {"acc", 0.125f}}) == "12.0|00000.25|0.125|0.125");
+    CHECK_THROWS_AS(recur::ModelCheckpoint("m-{epoch:.3}"), Error);  // Python: no precision for an integer
+}
+
+TEST_CASE("CSVLogger quotes a value holding its separator and refuses a FIFO without waiting on it") {
+    ScratchDir dir;
+    const std::string path = (dir.path / "dots.csv").string();
+    Sequential model = scripted_model();
+    model.fit(kX, kY, scripted_fit(1, {Script({0.5f}), recur::CSVLogger(path, '.')}));
+    CHECK(slurp(path) == "epoch.learning_rate.loss.val_loss\r\n0.\"0.009999999776482582\".\"0.0\".\"0.25\"\r\n");
+    const std::string fifo = (dir.path / "fifo.csv").string();
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    for (bool append : {false, true})
+        CHECK_THROWS_WITH_AS(model.fit(kX, kY, scripted_fit(1, {recur::CSVLogger(fifo, ',', append)})),
+                             doctest::Contains("is not a regular file"), Error);
+}
+
+TEST_CASE("one FitOptions with callbacks by value serves fits on two threads at once") {
+    const FitOptions options = FitOptions().epochs(3).verbose(0).callbacks({recur::EarlyStopping().monitor("loss").patience(1)});
+    Sequential a = scripted_model(), b = scripted_model();
+    std::thread other([&] { a.fit(kX, kY, options); });
+    CHECK_NOTHROW(b.fit(kX, kY, options));
+    other.join();
 }

@@ -31,11 +31,9 @@ Sequential identity(const char* loss, const std::vector<recur::Metric>& metrics)
 
 TEST_CASE("each metric as Keras computes it, by name and as an object") {
     // argmax of the predictions: 1, 0, 2, 2 against the classes 1, 2, 2, 0.
-    Sequential model = identity("mse", {"mse", "rmse", "mae", "categorical_accuracy", recur::TopKCategoricalAccuracy(2),
-                                        "binary_accuracy", recur::BinaryAccuracy(0.25f)});
+    Sequential model = identity("mse", {"mse", "rmse", "mae", "categorical_accuracy", recur::TopKCategoricalAccuracy(2)});
     CHECK(model.metrics_names() == std::vector<std::string>{"loss", "mse", "rmse", "mae", "categorical_accuracy",
-                                                             "top_k_categorical_accuracy", "binary_accuracy",
-                                                             "binary_accuracy"});
+                                                             "top_k_categorical_accuracy"});
     for (std::size_t batch : {1, 4}) {
         CAPTURE(batch);
         const auto values = model.evaluate(kPred, kOneHot, batch);
@@ -51,7 +49,7 @@ TEST_CASE("each metric as Keras computes it, by name and as an object") {
         // Top 2: row 1's class 2 (0.2) has 0.5 and 0.3 above it; row 3's class 0 (0.3) only 0.4.
         CHECK(all.at("top_k_categorical_accuracy") == 0.75f);
     }
-    // Two binary accuracies share a name; evaluate keeps the order.
+    // Binary accuracy at two thresholds (one name each, so two models).
     const std::vector<float> in_order = [&] {
         recur::Sequential half = identity("mse", {"binary_accuracy"});
         recur::Sequential quarter = identity("mse", {recur::BinaryAccuracy(0.25f)});
@@ -116,4 +114,17 @@ TEST_CASE("EarlyStopping's mode auto knows each metric's direction") {
         CHECK(*stop->best() == (c.maximize ? *std::max_element(values.begin(), values.end())
                                            : *std::min_element(values.begin(), values.end())));
     }
+}
+
+TEST_CASE("a metric keeps the name it was given through save and load; a name given twice is refused") {
+    Sequential model = identity("mse", {recur::MeanAbsoluteError(), "mean_squared_error"});
+    CHECK(model.metrics_names() == std::vector<std::string>{"loss", "mean_absolute_error", "mean_squared_error"});
+    const std::string path =
+        std::filesystem::temp_directory_path() / ("recur_metric_names_" + std::to_string(::getpid()) + ".safetensors");
+    model.save(path);
+    CHECK(recur::load_model(path).metrics_names() == model.metrics_names());
+    std::filesystem::remove(path);
+    CHECK_THROWS_WITH_AS(identity("mse", {"mae", recur::Metric("mae")}), doctest::Contains("metric \"mae\" is named twice"),
+                         recur::Error);
+    CHECK_THROWS_AS(identity("mse", {"loss"}), recur::Error);
 }

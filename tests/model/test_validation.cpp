@@ -142,7 +142,7 @@ TEST_CASE("a table of bad inputs, each rejected with a clear message") {
         {"a negative weight decay", [] { recur::AdamW().weight_decay(-0.1f); }, "AdamW::weight_decay: expected a finite value >= 0"},
         {"a negative Adagrad accumulator", [] { recur::Adagrad().initial_accumulator_value(-1.0f); }, "Adagrad::initial_accumulator_value"},
         {"a Nadam beta of one", [] { recur::Nadam().beta_1(1.0f); }, "Nadam::beta_1"},
-        {"a decay over zero steps", [] { recur::ExponentialDecay(0.1f, 0, 0.5f); }, "ExponentialDecay: expected decay_steps >= 1, got 0"},
+        {"a decay over zero steps", [] { recur::ExponentialDecay(0.1f, 0, 0.5f); }, "ExponentialDecay: expected decay_steps from 1 to 2^53, got 0"},
         {"a negative decay rate", [] { recur::ExponentialDecay(0.1f, 10, -0.5f); }, "ExponentialDecay: expected decay_rate to be a finite value > 0"},
         {"piecewise values one short", [] { recur::PiecewiseConstantDecay({5}, {0.1f}); }, "expected one value more than boundaries (2), got 1"},
         {"a cosine alpha above one", [] { recur::CosineDecay(0.1f, 10, 2.0f); }, "CosineDecay: expected alpha in [0, 1], got 2"},

@@ -75,7 +75,7 @@ TEST_CASE("Adam: Keras defaults and Keras's epsilon form") {
     CHECK(s.params[0] == doctest::Approx(before - lr_t * m / (std::sqrt(v) + 1e-7)).epsilon(1e-6));
 }
 
-TEST_CASE("RMSprop: ms = rho ms + (1 - rho) g^2; p -= lr g / (sqrt(ms) + eps)") {
+TEST_CASE("RMSprop: ms = rho ms + (1 - rho) g^2; p -= lr g / sqrt(ms + eps), as Keras 3") {
     recur::RMSprop rms;
     CHECK(rms.learning_rate() == doctest::Approx(1e-3));
     CHECK(rms.rho() == doctest::Approx(0.9));
@@ -83,7 +83,12 @@ TEST_CASE("RMSprop: ms = rho ms + (1 - rho) g^2; p -= lr g / (sqrt(ms) + eps)") 
     Step s{{1.0f}, {2.0f}};
     apply(rms, s);
     const double ms = 0.1 * 4.0;
-    CHECK(s.params[0] == doctest::Approx(1.0 - 0.01 * 2.0 / (std::sqrt(ms) + 1e-7)).epsilon(1e-6));
+    CHECK(s.params[0] == doctest::Approx(1.0 - 0.01 * 2.0 / std::sqrt(ms + 1e-7)).epsilon(1e-6));
+    // A tiny mean square shows where epsilon sits: sqrt(1e-8 + 1e-7), not 1e-4 + 1e-7.
+    recur::RMSprop tiny = recur::RMSprop().learning_rate(0.01f);
+    Step t{{1.0f}, {1e-3f}};
+    apply(tiny, t);
+    CHECK(t.params[0] == doctest::Approx(1.0 - 0.01 * 1e-3 / std::sqrt(0.1 * 1e-6 + 1e-7)).epsilon(1e-6));
 }
 
 TEST_CASE("clipnorm rescales each variable by its own norm; clipvalue clamps; global_clipnorm takes all") {
@@ -134,7 +139,7 @@ TEST_CASE("weight_decay (Keras 3, decoupled): p *= 1 - lr wd before every optimi
     recur::RMSprop rms = recur::RMSprop().learning_rate(0.01f).weight_decay(0.1f);
     Step r{{1.0f}, {2.0f}};
     apply(rms, r);
-    CHECK(r.params[0] == doctest::Approx(0.999 - 0.01 * 2.0 / (std::sqrt(0.4) + 1e-7)).epsilon(1e-6));
+    CHECK(r.params[0] == doctest::Approx(0.999 - 0.01 * 2.0 / std::sqrt(0.4 + 1e-7)).epsilon(1e-6));
     // AdamW's default is 0.004; a first step moves p by lr m / (sqrt(v) + eps) ~ lr sign(g).
     recur::AdamW adamw;
     CHECK(adamw.weight_decay() == doctest::Approx(0.004));
@@ -230,4 +235,20 @@ TEST_CASE("the new optimizers by name, in model files, and resumed from checkpoi
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(recur::testing::same_bits(a[i], b[i]));
     }
     std::filesystem::remove(path);
+}
+
+TEST_CASE("settings that lay out the state are fixed once an optimizer has taken steps") {
+    recur::Adam adam;
+    Step s{{1.0f}, {0.5f}};
+    apply(adam, s);
+    CHECK_THROWS_WITH_AS(adam.amsgrad(true), doctest::Contains("Adam::amsgrad: the optimizer has taken steps"), recur::Error);
+    CHECK_NOTHROW(adam.amsgrad(false));
+    recur::SGD sgd = recur::SGD().momentum(0.9f);
+    apply(sgd, s);
+    CHECK_THROWS_WITH_AS(sgd.momentum(0.0f), doctest::Contains("SGD::momentum: the optimizer has taken steps"), recur::Error);
+    CHECK_NOTHROW(sgd.momentum(0.5f));
+    adam.reset();
+    CHECK_NOTHROW(adam.amsgrad(true));
+    CHECK_THROWS_AS(recur::PiecewiseConstantDecay({SIZE_MAX - 1}, {0.1f, 0.2f}), recur::Error);
+    CHECK_THROWS_AS(recur::ExponentialDecay(1e-3f, SIZE_MAX, 0.5f), recur::Error);
 }

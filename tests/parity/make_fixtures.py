@@ -398,10 +398,24 @@ class KerasNadam:
             p.sub_(self.lr * m_hat / (torch.sqrt(v_hat) + self.eps))
 
 
+class KerasRMSprop:
+    """Keras 3's RMSprop step, written out: it takes the root of (mean square + epsilon), where
+    torch.optim.RMSprop adds epsilon after the root."""
+
+    def __init__(self, params, lr, rho, eps):
+        self.params, self.lr, self.rho, self.eps = params, lr, rho, eps
+        self.ms = [torch.zeros_like(p) for p in params]
+
+    def step(self):
+        for p, ms in zip(self.params, self.ms):
+            ms.mul_(self.rho).add_((1 - self.rho) * p.grad * p.grad)
+            p.sub_(self.lr * p.grad / torch.sqrt(ms + self.eps))
+
+
 # Optimizers other than Keras-form Adam, stepped by torch.optim (the "opt5/" tensors): (name, stack
 # config, recur's optimizer config, torch.optim factory). Their settings make Keras's and PyTorch's
 # rules one: an epsilon of 1e-10 (the two put it in different places), Nadam written out (see
-# KerasNadam), weight decay only where PyTorch's is decoupled too (AdamW, and plain
+# KerasNadam) and so is RMSprop (KerasRMSprop), weight decay only where PyTorch's is decoupled too (AdamW, and plain
 # SGD, where decoupled and L2 decay are the same update).
 OPTIMIZER_CONFIGS = [
     ("adamw", (5, 6, 3, [("lstm", 4, False, False)], 2, "mse"),
@@ -424,8 +438,8 @@ OPTIMIZER_CONFIGS = [
      {"name": "SGD", "learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
     ("rmsprop", (3, 6, 2, [("lstm", 4, True, False)], 2, "mse"),
-     {"name": "RMSprop", "learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-10},
-     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-10)),
+     {"name": "RMSprop", "learning_rate": 0.01, "rho": 0.9, "epsilon": 1e-7},
+     lambda p: KerasRMSprop(p, lr=0.01, rho=0.9, eps=1e-7)),
 ]
 
 BIDIRECTIONAL_CONFIGS = [

@@ -19,9 +19,10 @@
 //   script, against torch.nn.GRU and torch.nn.LSTM where those exist).
 // - Keras's Adam puts epsilon outside the bias correction (lr_t m / (sqrt(v) + eps)); the script emulates it.
 //   The optimizer_* fixtures step with torch.optim itself (AdamW, Adam with amsgrad, Adagrad, SGD
-//   with weight decay or Nesterov momentum, RMSprop), with settings under which Keras's and
-//   PyTorch's rules agree (see OPTIMIZER_CONFIGS in the script); Nadam's steps are Keras's
-//   formulas written out, as PyTorch 1.13's NAdam miscounts its momentum product.
+//   with weight decay or Nesterov momentum), with settings under which Keras's and PyTorch's
+//   rules agree (see OPTIMIZER_CONFIGS in the script); Nadam's and RMSprop's steps are Keras's
+//   formulas written out (PyTorch 1.13's NAdam miscounts its momentum product, and its RMSprop
+//   adds epsilon after the root where Keras 3 adds it under).
 // - Keras initialises the recurrent kernel orthogonally; the fixtures carry their own weights instead.
 #include <doctest/doctest.h>
 
