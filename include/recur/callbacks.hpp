@@ -32,9 +32,10 @@ using Logs = std::map<std::string, float>;
 // progress line prints epoch + 1), and on_train_end gets the last epoch's logs. model() is
 // the model being trained (Keras's self.model) from on_train_begin to on_train_end; a hook
 // may read it, evaluate or save it, set its weights, change its optimizer's learning rate,
-// and end training with model().stop_training(true) (after the current batch, as Keras's).
+// and end training with model().stop_training(true) (fit checks it after each batch, as Keras's).
 // An exception thrown by a hook ends fit and reaches fit's caller unchanged; the model keeps
-// the weights of its last completed step. A callback object serves one fit at a time.
+// the weights of its last completed step. A hook may not add, compile, fit, train_on_batch or
+// move the model. A callback object serves one fit at a time (see CallbackEntry).
 class Callback {
 public:
     Callback() = default;
@@ -135,7 +136,7 @@ private:
 // epoch logs' values with Python's format specs: "model-{epoch:02d}-{val_loss:.4f}.safetensors".
 // A save is a checkpoint (Sequential::save_checkpoint: weights, optimizer state, epochs), or
 // with save_weights_only the model without its optimizer state (Sequential::save); either
-// is written atomically and opens with load_model.
+// is written atomically (a missing directory is made, as Keras's) and opens with load_model.
 class ModelCheckpoint final : public Callback {
 public:
     explicit ModelCheckpoint(std::string filepath);
