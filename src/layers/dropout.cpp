@@ -1,5 +1,6 @@
 // Keras's Dropout, with its mask drawn by a counter-based generator: an element's fate is a
 // hash of the step's seed and the element's index, so no thread order can change it.
+#include <algorithm>
 #include <cmath>
 
 #include "config.hpp"
@@ -38,13 +39,17 @@ void Dropout::forward(detail::LayerPass& pass) const {
     const std::size_t n = elements(pass.batch, pass.timesteps);
     float* out = pass.workspace;
     float* scale = pass.workspace + n;
-    const float kept = 1.0f / (1.0f - rate_);
-    for (std::size_t i = 0; i < n; ++i) {
-        scale[i] = !pass.training || detail::uniform_at(pass.seed, i) >= rate_ ? (pass.training ? kept : 1.0f) : 0.0f;
-        out[i] = pass.input[i] * scale[i];
-    }
     pass.output = out;
     pass.output_mask = pass.mask;
+    if (!pass.training) {  // inference passes its input on (and never goes backward)
+        std::copy_n(pass.input, n, out);
+        return;
+    }
+    const float kept = 1.0f / (1.0f - rate_);
+    for (std::size_t i = 0; i < n; ++i) {
+        scale[i] = detail::uniform_at(pass.seed, i) >= rate_ ? kept : 0.0f;
+        out[i] = pass.input[i] * scale[i];
+    }
 }
 
 void Dropout::backward(detail::LayerPass& pass) const {
